@@ -1,0 +1,78 @@
+// Package record defines the flat, plain rows that flow from ingest through
+// transform into the store. They carry no Arrow or protobuf bookkeeping: a
+// collector fills the raw fields, transform fills the normalised dimensions,
+// and a store copies what it needs before Append returns.
+package record
+
+import "time"
+
+// Apdex is the Apdex bucket of a request, measured against its API's T.
+type Apdex uint8
+
+// Apdex buckets. Unknown is only seen before transform has run.
+const (
+	ApdexUnknown    Apdex = 0
+	ApdexSatisfied  Apdex = 1 // duration <= T and no error
+	ApdexTolerating Apdex = 2 // T < duration <= 4T and no error
+	ApdexFrustrated Apdex = 3 // duration > 4T, or an error
+)
+
+// String returns "satisfied", "tolerating", "frustrated" or "unknown".
+func (a Apdex) String() string {
+	switch a {
+	case ApdexSatisfied:
+		return "satisfied"
+	case ApdexTolerating:
+		return "tolerating"
+	case ApdexFrustrated:
+		return "frustrated"
+	}
+	return "unknown"
+}
+
+// Error classes of the error-code taxonomy. None means the request succeeded.
+const (
+	ClassNone        = ""
+	ClassBusiness    = "business"
+	ClassApplication = "application"
+	ClassSystem      = "system"
+)
+
+// Classes lists the error classes in display order.
+var Classes = [...]string{ClassBusiness, ClassApplication, ClassSystem}
+
+// Unassigned is the domain of services that the configuration does not know.
+// Their records are kept, never dropped.
+const Unassigned = "unassigned"
+
+// Request is one request or span at a service boundary: a row of the
+// requests table.
+//
+// A collector fills TS, Service, Route, Env, Source, Duration, Error,
+// StatusCode, ErrorCode, Journey (when the record carries one),
+// JourneyInstance, UserID and TraceID. transform fills Domain, Journey (when
+// empty), API, ErrorClass, Apdex and UserHash, and clears UserID so that no
+// raw customer identifier is ever stored.
+type Request struct {
+	TS              int64 // start time, Unix nanoseconds
+	Domain          string
+	Journey         string // journey id from the configuration, e.g. "pay-bill"
+	Service         string
+	API             string // normalised API name; transform sets it from Route
+	Env             string
+	Source          string // collector that produced the row, e.g. "otlp"
+	Route           string // raw route or operation as received
+	Duration        time.Duration
+	Error           bool  // outcome: true when the request failed
+	StatusCode      int32 // HTTP status or gRPC code, 0 when unknown
+	ErrorCode       string
+	ErrorClass      string // one of the Class* constants
+	Apdex           Apdex
+	JourneyInstance string // one customer's run of a journey: high cardinality
+	UserID          string // raw customer id; cleared by transform
+	UserHash        string // hashed customer id
+	TraceID         string // hex
+}
+
+// Time returns TS as a time.Time.
+func (r *Request) Time() time.Time { return time.Unix(0, r.TS) }

@@ -1,0 +1,153 @@
+// Package store defines the storage interfaces every backend implements: the
+// embedded Arrow+Parquet store (store/embedded) and, later, ClickHouse. One
+// conformance suite (store/storetest) runs against each implementation.
+//
+// Dashboards read rollups (Rollup); raw rows are for drill-down and export
+// (Requests).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/noctua-obs/noctua/record"
+)
+
+// Sentinel errors. ErrClosed and ErrFull are retryable by the caller (the
+// ingest layer maps them to 503); anything else from Append is permanent.
+var (
+	ErrClosed = errors.New("store: closed")
+	ErrFull   = errors.New("store: write queue full")
+)
+
+// Appender stores request rows durably.
+type Appender interface {
+	// AppendRequests returns once every row is durable (written to the
+	// write-ahead log and fsynced): a crash after it returns loses none of
+	// them. The store copies what it needs; the caller may reuse rs after
+	// the call returns.
+	AppendRequests(ctx context.Context, rs []record.Request) error
+}
+
+// Querier reads stored data.
+type Querier interface {
+	// Rollup aggregates requests over [From, To) grouped by q.GroupBy, one
+	// point per q.Step (or one point over the whole range when Step is 0).
+	Rollup(ctx context.Context, q RollupQuery) ([]Series, error)
+	// Requests returns raw rows for drill-down, newest first, at most q.Limit.
+	Requests(ctx context.Context, q RequestQuery) ([]record.Request, error)
+}
+
+// Store is a complete backend.
+type Store interface {
+	Appender
+	Querier
+	// Stats reports sizes for /metrics.
+	Stats() Stats
+	// Close flushes and releases everything. It is idempotent.
+	Close() error
+}
+
+// Stats describes a store's size.
+type Stats struct {
+	Rows          int64 // request rows held, sealed and open
+	OpenRows      int64 // rows in the open (in-memory) block
+	WALBytes      int64 // bytes in the write-ahead log
+	DiskBytes     int64 // bytes of sealed files
+	SealedFiles   int64
+	RollupCells   int64
+	AppendBatches int64
+}
+
+// Dim names a dimension of the data model.
+type Dim string
+
+// The dimensions a rollup may be grouped or filtered by.
+const (
+	DimDomain  Dim = "domain"
+	DimJourney Dim = "journey"
+	DimService Dim = "service"
+	DimAPI     Dim = "api"
+)
+
+// Filter restricts rows by dimension. Empty fields match everything.
+// Domains, when non-nil, is an allowlist (used to enforce a squad's scope):
+// an empty non-nil slice matches nothing.
+type Filter struct {
+	Domain  string
+	Journey string
+	Service string
+	API     string
+	Domains []string
+}
+
+// Match reports whether a row with these dimensions passes the filter.
+func (f *Filter) Match(domain, journey, service, api string) bool {
+	if f.Domain != "" && f.Domain != domain ||
+		f.Journey != "" && f.Journey != journey ||
+		f.Service != "" && f.Service != service ||
+		f.API != "" && f.API != api {
+		return false
+	}
+	if f.Domains == nil {
+		return true
+	}
+	for _, d := range f.Domains {
+		if d == domain {
+			return true
+		}
+	}
+	return false
+}
+
+// RollupQuery asks for aggregates.
+type RollupQuery struct {
+	From, To time.Time
+	Step     time.Duration // 0: one point for the whole range
+	Filter   Filter
+	GroupBy  []Dim // empty: one series for everything that matches
+}
+
+// Key is the group of a series: the values of the GroupBy dimensions, the
+// others left empty.
+type Key struct {
+	Domain, Journey, Service, API string
+}
+
+// Series is one group's points, in time order. Buckets with no requests are
+// omitted.
+type Series struct {
+	Key    Key
+	Points []Point
+}
+
+// Point is the aggregate of one step starting at TS.
+type Point struct {
+	TS time.Time
+	Aggregate
+}
+
+// Aggregate summarises a set of requests.
+type Aggregate struct {
+	Count         int64
+	Errors        int64
+	ErrorsByClass map[string]int64 // record.ClassBusiness etc.
+	Satisfied     int64
+	Tolerating    int64
+	Frustrated    int64
+	// Quantiles of duration in milliseconds, within 1% relative error.
+	P50, P95, P99 float64
+	MaxMs         float64
+	Users         int64 // distinct hashed users, approximate (HyperLogLog)
+}
+
+// RequestQuery asks for raw rows.
+type RequestQuery struct {
+	From, To  time.Time
+	Filter    Filter
+	OnlyError bool
+	ErrorCode string
+	TraceID   string
+	Limit     int // at most this many rows; 0 means 100
+}
