@@ -1,0 +1,88 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleIsValidAndRealistic(t *testing.T) {
+	c, err := Parse(Example())
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	apis, services := 0, 0
+	for _, d := range c.Domains {
+		services += len(d.Services)
+		for _, s := range d.Services {
+			apis += len(s.APIs)
+		}
+	}
+	if len(c.Domains) < 4 || apis < 30 || len(c.Journeys) < 8 {
+		t.Errorf("example has %d domains, %d services, %d APIs, %d journeys; want >=4 domains, >=30 APIs, >=8 journeys",
+			len(c.Domains), services, apis, len(c.Journeys))
+	}
+	if got := c.DomainApdexT("payments"); got != 500*time.Millisecond {
+		t.Errorf("payments T = %s, want 500ms", got)
+	}
+	if got := c.DomainApdexT("nope"); got != c.Apdex.DefaultT {
+		t.Errorf("unknown domain T = %s, want default %s", got, c.Apdex.DefaultT)
+	}
+}
+
+func TestEmptyFileGetsDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Listen != DefaultListen || c.Apdex.DefaultT != DefaultApdexT || c.Errors.DefaultClass != "application" {
+		t.Errorf("defaults not applied: %+v", c.Server)
+	}
+}
+
+// TestBadFixtures checks that every testdata/*.bad.yml file is refused with
+// every problem listed in its first-line comment ("# want: a | b").
+func TestBadFixtures(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.bad.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(string(b), "\n")
+			wants := strings.Split(strings.TrimPrefix(first, "# want: "), " | ")
+			_, err = Parse(b)
+			if err == nil {
+				t.Fatal("accepted a bad config")
+			}
+			for _, w := range wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestValidationErrorsWrapSentinel(t *testing.T) {
+	_, err := Parse([]byte("domains: [{id: Bad Id}]"))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+}
+
+func TestGoodFixtures(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.good.yml")
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store"
+	"github.com/noctua-obs/noctua/transform"
+)
+
+// Outcomes of a record, the values of the "outcome" label of
+// noctua_ingest_records_total.
+const (
+	OutcomeAccepted = "accepted" // stored durably
+	OutcomeRejected = "rejected" // refused as invalid; the client was told why
+	OutcomeDropped  = "dropped"  // refused on overload or storage failure; the client may retry
+)
+
+// Metrics counts records by source and outcome, and rejections by reason.
+type Metrics struct {
+	Records  *prometheus.CounterVec
+	Rejected *prometheus.CounterVec
+}
+
+// NewMetrics registers the ingest counters on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "noctua_ingest_records_total",
+			Help: "Records received by source and outcome (accepted, rejected, dropped).",
+		}, []string{"source", "outcome"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "noctua_ingest_rejected_total",
+			Help: "Rejected records by source and reason.",
+		}, []string{"source", "reason"}),
+	}
+	reg.MustRegister(m.Records, m.Rejected)
+	return m
+}
+
+// Reject counts n records of source rejected for reason.
+func (m *Metrics) Reject(source, reason string, n int) {
+	if n <= 0 {
+		return
+	}
+	m.Records.WithLabelValues(source, OutcomeRejected).Add(float64(n))
+	m.Rejected.WithLabelValues(source, reason).Add(float64(n))
+}
+
+// Pipeline normalises batches and appends them to the store, admitting at
+// most a fixed number of batches at once; past that it answers
+// ErrOverloaded at once rather than queueing without bound.
+type Pipeline struct {
+	norm    *transform.Normaliser
+	app     store.Appender
+	metrics *Metrics
+	slots   chan struct{}
+}
+
+// NewPipeline returns a pipeline admitting maxInflight concurrent batches.
+func NewPipeline(norm *transform.Normaliser, app store.Appender, m *Metrics, maxInflight int) *Pipeline {
+	return &Pipeline{norm: norm, app: app, metrics: m, slots: make(chan struct{}, maxInflight)}
+}
+
+// Metrics returns the pipeline's counters, for collectors to count rejections.
+func (p *Pipeline) Metrics() *Metrics { return p.metrics }
+
+// ConsumeRequests implements RequestConsumer.
+func (p *Pipeline) ConsumeRequests(ctx context.Context, source string, rs []record.Request) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(rs)))
+		return ErrOverloaded
+	}
+	defer func() { <-p.slots }()
+	for i := range rs {
+		rs[i].Source = source
+	}
+	p.norm.Requests(rs)
+	if err := p.app.AppendRequests(ctx, rs); err != nil {
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(rs)))
+		if errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed) {
+			return fmt.Errorf("%w: %w", ErrOverloaded, err)
+		}
+		return fmt.Errorf("ingest: store append: %w", err)
+	}
+	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(rs)))
+	return nil
+}
