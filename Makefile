@@ -1,0 +1,29 @@
+# The two commands of README.md: `make demo` and `make test`.
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: demo build test deps unit fuzz bench
+
+## demo: build and run Noctua on the embedded store with a live demo load.
+demo:
+	$(GO) run ./cmd/noctua serve --demo
+
+build:
+	$(GO) build -o bin/noctua ./cmd/noctua
+
+deps:
+	./scripts/deps.sh
+
+## test: install test dependencies, then run every test, the browser test and short fuzz runs.
+test: deps unit fuzz
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./ingest/otlp/
+
+## bench: the whole-system benchmarks of benchmarks/README.md.
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=1x -timeout 60m ./benchmarks/

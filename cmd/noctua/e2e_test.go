@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildBinary compiles cmd/noctua into a temporary directory.
+func buildBinary(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "noctua")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startServer runs `noctua serve` with args and returns the dashboard URL it
+// prints (with the NOC token) once /readyz answers.
+func startServer(t testing.TB, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	urlRE := regexp.MustCompile(`NOC dashboard: (\S+)`)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case u := <-found:
+		base := u[:strings.Index(u[len("http://"):], "/")+len("http://")]
+		waitReady(t, base)
+		return u
+	case <-time.After(30 * time.Second):
+		t.Fatal("server printed no URL within 30s")
+	}
+	return ""
+}
+
+func waitReady(t testing.TB, base string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s/readyz never answered 200", base)
+}
+
+// artifactsDir is where screenshots go: $ARTIFACTS_DIR, else artifacts/ at
+// the repository root.
+func artifactsDir(t testing.TB) string {
+	dir := os.Getenv("ARTIFACTS_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(dir)
+	return abs
+}
+
+// TestBrowserNOC starts the real binary with its demo load, then drives
+// Debian's chromium with playwright-core through the NOC page and a squad
+// page (ui/e2e/noc.mjs).
+func TestBrowserNOC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	script, _ := filepath.Abs(filepath.Join("..", "..", "ui", "e2e", "noc.mjs"))
+	_, errNode := exec.LookPath("node")
+	_, errChromium := os.Stat("/usr/bin/chromium")
+	_, errPW := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core"))
+	if errNode != nil || errChromium != nil || errPW != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("browser test needs node, /usr/bin/chromium and playwright-core (run scripts/deps.sh): %v %v %v", errNode, errChromium, errPW)
+		}
+		t.Skipf("browser test needs node, chromium and playwright-core (run scripts/deps.sh)")
+	}
+	bin := buildBinary(t)
+	url := startServer(t, bin, "--demo", "--demo.rate", "400")
+	out, err := exec.Command("node", script, url, artifactsDir(t)).CombinedOutput()
+	t.Logf("browser: %s", out)
+	if err != nil {
+		t.Fatalf("browser test failed: %v", err)
+	}
+}

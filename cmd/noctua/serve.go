@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/noctua-obs/noctua/api"
+	"github.com/noctua-obs/noctua/api/ws"
+	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/demo"
+	"github.com/noctua-obs/noctua/ingest"
+	"github.com/noctua-obs/noctua/ingest/otlp"
+	"github.com/noctua-obs/noctua/store"
+	"github.com/noctua-obs/noctua/store/embedded"
+	"github.com/noctua-obs/noctua/transform"
+	"github.com/noctua-obs/noctua/ui"
+)
+
+// serveFlags are the command-line overrides of the configuration file.
+type serveFlags struct {
+	config    string
+	listen    string
+	dataDir   string
+	retention time.Duration
+	logLevel  string
+	demo      bool
+	demoRate  float64
+}
+
+func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFlags, error) {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", "", "configuration file (default: the shipped example bank)")
+	fs.StringVar(&f.listen, "listen", "", "HTTP listen address, overrides server.listen (default "+config.DefaultListen+")")
+	fs.StringVar(&f.dataDir, "data-dir", "", "embedded store directory, overrides server.data_dir (default "+config.DefaultDataDir+")")
+	fs.DurationVar(&f.retention, "retention", 0, "data retention, overrides server.retention (default 168h)")
+	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&f.demo, "demo", demoDefault, "send a live demo load of the example bank through the OTLP endpoint")
+	fs.Float64Var(&f.demoRate, "demo.rate", 300, "mean demo spans per second")
+	err := fs.Parse(args)
+	return f, err
+}
+
+func serveCmd(ctx context.Context, args []string, demoDefault bool, stdout, stderr io.Writer) error {
+	f, err := parseServeFlags(args, demoDefault, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	if f.listen != "" {
+		cfg.Server.Listen = f.listen
+	}
+	if f.dataDir != "" {
+		cfg.Server.DataDir = f.dataDir
+	}
+	if f.retention != 0 {
+		cfg.Server.Retention = f.retention
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return serve(ctx, cfg, f, logger, stdout)
+}
+
+func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Logger, stdout io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !cfg.AuthEnabled() {
+		level.Warn(logger).Log("msg", "no auth tokens configured: every caller sees every domain")
+	}
+	st, err := embedded.Open(cfg.Server.DataDir, embedded.Options{
+		Retention: cfg.Server.Retention,
+		Logger:    log.With(logger, "component", "store"),
+	})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerStoreMetrics(reg, st)
+	norm, err := transform.New(cfg)
+	if err != nil {
+		return err
+	}
+	pipe := ingest.NewPipeline(norm, st, ingest.NewMetrics(reg), cfg.Server.MaxInflight)
+
+	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api")})
+	hub := ws.NewHub(views, ws.Options{
+		Interval:       cfg.Server.LiveInterval,
+		AllowedOrigins: cfg.Server.AllowedOrigins,
+		Logger:         log.With(logger, "component", "ws"),
+	})
+	go hub.Run(ctx)
+	defer hub.Close()
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/traces", otlp.NewHandler(pipe, pipe.Metrics(), otlp.Options{
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Logger:       log.With(logger, "component", "otlp"),
+	}))
+	views.Routes(mux)
+	mux.Handle("GET /ws", hub)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	mux.Handle("/", ui.Handler())
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	ready.Store(true)
+
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "Noctua %s is up.\n  NOC dashboard: %s/%s\n  OTLP/HTTP:     %s/v1/traces\n  metrics:       %s/metrics\n",
+		version, base, tokenQuery(cfg), base, base)
+	level.Info(logger).Log("msg", "serving", "addr", ln.Addr().String(), "data_dir", cfg.Server.DataDir, "demo", f.demo)
+
+	if f.demo {
+		go func() {
+			err := demo.Run(ctx, cfg, demo.Options{
+				Endpoint: base + "/v1/traces",
+				Rate:     f.demoRate,
+				Logger:   log.With(logger, "component", "demo"),
+			})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				level.Error(logger).Log("msg", "demo load stopped", "err", err)
+			}
+		}()
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	}
+	ready.Store(false)
+	level.Info(logger).Log("msg", "shutting down")
+	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		level.Warn(logger).Log("msg", "http shutdown", "err", err)
+	}
+	return nil
+}
+
+// tokenQuery returns "?token=..." with the first NOC token, so the printed
+// URL opens the NOC view directly in the demo.
+func tokenQuery(cfg *config.Config) string {
+	for _, t := range cfg.Auth.Tokens {
+		if t.Role == config.RoleNOC {
+			return "?token=" + t.Token
+		}
+	}
+	return ""
+}
+
+// registerStoreMetrics exposes the store's sizes as gauges.
+func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
+	gauge := func(name, help string, f func(store.Stats) int64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(f(st.Stats())) }))
+	}
+	gauge("noctua_store_rows", "Request rows held by the store.", func(s store.Stats) int64 { return s.Rows })
+	gauge("noctua_store_open_rows", "Rows in the open in-memory block.", func(s store.Stats) int64 { return s.OpenRows })
+	gauge("noctua_wal_bytes", "Bytes in the write-ahead log.", func(s store.Stats) int64 { return s.WALBytes })
+	gauge("noctua_store_disk_bytes", "Bytes of sealed Parquet files.", func(s store.Stats) int64 { return s.DiskBytes })
+	gauge("noctua_store_sealed_files", "Sealed Parquet files.", func(s store.Stats) int64 { return s.SealedFiles })
+	gauge("noctua_rollup_cells", "Rollup cells held in memory.", func(s store.Stats) int64 { return s.RollupCells })
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Go modules: Debian's chromium for
+# the browser test and playwright-core (npm) to drive it. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (Debian)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -d ui/e2e/node_modules/playwright-core ]; then
+  echo "installing playwright-core (npm)"
+  (cd ui/e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
+go mod download

@@ -1,0 +1,62 @@
+// Browser test of the NOC dashboard, run by cmd/noctua's e2e test:
+//   node noc.mjs <dashboard URL with token> <screenshot dir>
+// It opens the NOC page in Debian's chromium, waits for live numbers, checks
+// that they keep updating, follows the Payments tile to the squad page and
+// checks its API table, saving a screenshot of each page. It prints one JSON
+// line with what it saw and exits non-zero on any failure.
+import { chromium } from 'playwright-core';
+
+const [url, outDir] = process.argv.slice(2);
+if (!url || !outDir) {
+  console.error('usage: node noc.mjs URL OUTDIR');
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+    '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run'],
+});
+const seen = {};
+try {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+
+  // Live numbers: at least four domain tiles with traffic.
+  await page.waitForFunction(
+    () => document.querySelectorAll('.tile[data-domain]:not([data-health="nodata"])').length >= 4,
+    null, { timeout: 60000 });
+  seen.tiles = await page.$$eval('.tile[data-domain]', (ts) => ts.map((t) => ({
+    domain: t.dataset.domain, health: t.dataset.health,
+    rps: t.querySelector('[data-metric="rps"]')?.textContent,
+    apdex: t.querySelector('[data-metric="apdex"]')?.textContent,
+  })));
+  for (const t of seen.tiles.filter((t) => t.health !== 'nodata')) {
+    if (!/\[\d/.test(t.apdex || '')) throw new Error(`tile ${t.domain}: Apdex shown without its T: ${t.apdex}`);
+  }
+
+  // Still live: the websocket sequence number advances.
+  const seq1 = Number(await page.getAttribute('body', 'data-seq'));
+  await page.waitForFunction((s) => Number(document.body.dataset.seq) > s + 1, seq1, { timeout: 15000 });
+  seen.seq = [seq1, Number(await page.getAttribute('body', 'data-seq'))];
+  await page.screenshot({ path: `${outDir}/noc.png`, fullPage: true });
+
+  // Follow the Payments tile to the squad page.
+  await page.click('.tile[data-domain="payments"] a');
+  await page.waitForURL(/domain/, { timeout: 10000 });
+  await page.waitForFunction(
+    () => document.querySelectorAll('#apis tbody tr[data-api]').length >= 3, null, { timeout: 30000 });
+  seen.apis = await page.$$eval('#apis tbody tr[data-api]', (rs) => rs.map((r) => r.dataset.api));
+  if (!seen.apis.includes('POST /payments')) throw new Error(`payments page lacks POST /payments: ${seen.apis}`);
+  await page.screenshot({ path: `${outDir}/payments.png`, fullPage: true });
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+  console.log(JSON.stringify({ ok: true, ...seen }));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, error: String(e), ...seen }));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

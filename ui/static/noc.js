@@ -1,0 +1,50 @@
+// The central NOC page: a tile per domain and a row per journey, live.
+'use strict';
+(() => {
+  const { el, fmt, live, whoami, withToken, apdexCell } = Noctua;
+  const range = Noctua.params.get('range') || '15m';
+  document.getElementById('range').textContent = 'last ' + range;
+
+  function tile(d) {
+    const href = withToken('domain.html?domain=' + encodeURIComponent(d.id) + '&range=' + range);
+    return el('div', { class: 'tile h-' + d.health, 'data-domain': d.id, 'data-health': d.health },
+      el('a', { href, class: 'tile-link' },
+        el('div', { class: 'tile-head' }, el('span', { class: 'name' }, d.name || d.id), el('span', { class: 'squad' }, d.squad || '')),
+        el('div', { class: 'kpis' },
+          kpi('req/s', fmt.rps(d.throughput), 'rps'),
+          kpi('errors', fmt.pct(d.error_pct), 'errors'),
+          kpi('p99', fmt.ms(d.p99_ms), 'p99'),
+          kpi('Apdex [T]', fmt.apdex(d.apdex), 'apdex')),
+        el('div', { class: 'classes' }, 'bus / app / sys: ' + fmt.classes(d)),
+        spark(d.series || [])));
+  }
+  function kpi(label, value, metric) {
+    return el('div', { class: 'kpi' }, el('div', { class: 'v', 'data-metric': metric }, value), el('div', { class: 'l' }, label));
+  }
+  // spark draws request counts per step as a row of bars.
+  function spark(series) {
+    const max = Math.max(1, ...series.map((p) => p.count));
+    return el('div', { class: 'spark' }, series.slice(-60).map((p) =>
+      el('span', { class: p.error_pct >= 5 ? 'bad' : '', title: `${p.ts}: ${p.count} req, ${fmt.pct(p.error_pct)}`, 'data-h': Math.round(100 * p.count / max) })));
+  }
+
+  function render(ov) {
+    const tiles = document.getElementById('tiles');
+    tiles.replaceChildren(...ov.domains.map(tile));
+    for (const b of tiles.querySelectorAll('.spark span')) b.style.height = b.dataset.h + '%';
+    const tb = document.querySelector('#journeys tbody');
+    tb.replaceChildren(...ov.journeys.map((j) => el('tr', { class: 'h-' + j.health, 'data-journey': j.id },
+      el('td', {}, el('a', { href: withToken('journey.html?journey=' + encodeURIComponent(j.id) + '&range=' + range) }, j.name || j.id)),
+      el('td', {}, j.squad || ''),
+      el('td', {}, (j.domains || []).join(', ')),
+      el('td', { class: 'n' }, fmt.rps(j.throughput)),
+      el('td', { class: 'n' }, fmt.pct(j.error_pct)),
+      el('td', {}, fmt.classes(j)),
+      el('td', { class: 'n' }, fmt.ms(j.p95_ms)),
+      el('td', { class: 'n' }, fmt.ms(j.p99_ms)),
+      apdexCell(j.apdex))));
+  }
+
+  whoami();
+  live({ view: 'overview', range }, render);
+})();
