@@ -46,5 +46,5 @@
   }
 
   whoami();
-  live({ view: 'overview', range }, render);
+  live({ view: 'overview', range, step: Noctua.params.get('step') || '30s' }, render);
 })();

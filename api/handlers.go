@@ -1,0 +1,298 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store"
+)
+
+// AuthHeader is set on every response; its value is "disabled" when no
+// token is configured (every caller is then the NOC) and "bearer" otherwise.
+const AuthHeader = "X-Noctua-Auth"
+
+// Routes registers the REST endpoints on mux:
+//
+//	GET /api/v1/whoami
+//	GET /api/v1/overview
+//	GET /api/v1/domains
+//	GET /api/v1/domains/{domain}
+//	GET /api/v1/journeys/{journey}
+//	GET /api/v1/requests
+func (a *API) Routes(mux *http.ServeMux) {
+	mux.Handle("GET /api/v1/whoami", a.handle(a.whoami))
+	mux.Handle("GET /api/v1/overview", a.handle(a.overview))
+	mux.Handle("GET /api/v1/domains", a.handle(a.domains))
+	mux.Handle("GET /api/v1/domains/{domain}", a.handle(a.domain))
+	mux.Handle("GET /api/v1/journeys/{journey}", a.handle(a.journey))
+	mux.Handle("GET /api/v1/requests", a.handle(a.requests))
+}
+
+// handlerFunc computes a response body for an authenticated caller.
+type handlerFunc func(ctx context.Context, s Scope, r *http.Request) (any, error)
+
+// handle authenticates the caller, runs h and writes its JSON or error.
+func (a *API) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if a.cfg.AuthEnabled() {
+			w.Header().Set(AuthHeader, "bearer")
+		} else {
+			w.Header().Set(AuthHeader, "disabled")
+		}
+		s, err := a.Authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="noctua"`)
+			a.WriteError(w, r, err)
+			return
+		}
+		body, err := h(r.Context(), s, r)
+		if err != nil {
+			a.WriteError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
+	})
+}
+
+// ErrorBody is the JSON of every error response: {"error": "..."}.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// Status maps an error to its HTTP status.
+func Status(err error) int {
+	switch {
+	case errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// WriteError writes err as a JSON error with its status. Server-side
+// failures are logged and answered with a generic message.
+func (a *API) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	code := Status(err)
+	msg := err.Error()
+	if code >= 500 {
+		level.Error(a.logger).Log("msg", "request failed", "path", r.URL.Path, "err", err)
+		msg = http.StatusText(code)
+	}
+	writeJSON(w, code, ErrorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v) // the client may have gone; nothing to do
+}
+
+func (a *API) whoami(_ context.Context, s Scope, _ *http.Request) (any, error) {
+	return s, nil
+}
+
+func (a *API) overview(ctx context.Context, s Scope, r *http.Request) (any, error) {
+	rng, err := ParseRange(r.URL.Query(), a.now())
+	if err != nil {
+		return nil, err
+	}
+	return a.Overview(ctx, s, rng)
+}
+
+// DomainInfo describes a configured domain for navigation.
+type DomainInfo struct {
+	// ID, Name and Squad of the domain; ApdexTMs its default T in ms.
+	ID       string  `json:"id"`
+	Name     string  `json:"name"`
+	Squad    string  `json:"squad"`
+	ApdexTMs float64 `json:"apdex_t_ms"`
+	// Services lists the domain's configured services.
+	Services []string `json:"services"`
+	// Journeys lists the ids of journeys with a step in the domain.
+	Journeys []string `json:"journeys"`
+}
+
+// DomainList is the body of GET /api/v1/domains.
+type DomainList struct {
+	Scope   Scope        `json:"scope"`
+	Domains []DomainInfo `json:"domains"`
+}
+
+func (a *API) domains(_ context.Context, s Scope, _ *http.Request) (any, error) {
+	out := DomainList{Scope: s, Domains: []DomainInfo{}}
+	for _, d := range a.cfg.Domains {
+		if !s.CanSee(d.ID) {
+			continue
+		}
+		di := DomainInfo{ID: d.ID, Name: d.Name, Squad: d.Squad, ApdexTMs: durationMs(a.cfg.DomainApdexT(d.ID)),
+			Services: []string{}, Journeys: []string{}}
+		if di.Name == "" {
+			di.Name = d.ID
+		}
+		for _, svc := range d.Services {
+			di.Services = append(di.Services, svc.Name)
+		}
+		for _, ji := range a.journeyList {
+			if contains(ji.domains, d.ID) {
+				di.Journeys = append(di.Journeys, ji.id)
+			}
+		}
+		out.Domains = append(out.Domains, di)
+	}
+	return out, nil
+}
+
+func (a *API) domain(ctx context.Context, s Scope, r *http.Request) (any, error) {
+	id, err := parseID("domain", r.PathValue("domain"))
+	if err != nil {
+		return nil, err
+	}
+	rng, err := ParseRange(r.URL.Query(), a.now())
+	if err != nil {
+		return nil, err
+	}
+	return a.Domain(ctx, s, id, rng)
+}
+
+func (a *API) journey(ctx context.Context, s Scope, r *http.Request) (any, error) {
+	id, err := parseID("journey", r.PathValue("journey"))
+	if err != nil {
+		return nil, err
+	}
+	rng, err := ParseRange(r.URL.Query(), a.now())
+	if err != nil {
+		return nil, err
+	}
+	return a.Journey(ctx, s, id, rng)
+}
+
+// RequestRow is one raw request in GET /api/v1/requests.
+type RequestRow struct {
+	// TS is the start time (RFC 3339, nanoseconds).
+	TS time.Time `json:"ts"`
+	// The normalised dimensions.
+	Domain  string `json:"domain"`
+	Journey string `json:"journey"`
+	Service string `json:"service"`
+	API     string `json:"api"`
+	Env     string `json:"env"`
+	Source  string `json:"source"`
+	// Route is the raw route or operation as received.
+	Route string `json:"route"`
+	// DurationMs is the duration in milliseconds.
+	DurationMs float64 `json:"duration_ms"`
+	// Error is the outcome; StatusCode the HTTP status or gRPC code (0 when
+	// unknown); ErrorCode and ErrorClass the taxonomy.
+	Error      bool   `json:"error"`
+	StatusCode int32  `json:"status_code"`
+	ErrorCode  string `json:"error_code"`
+	ErrorClass string `json:"error_class"`
+	// Apdex is the bucket: satisfied, tolerating, frustrated or unknown.
+	Apdex string `json:"apdex"`
+	// JourneyInstance is one customer's run of the journey.
+	JourneyInstance string `json:"journey_instance"`
+	// UserHash is the hashed customer id (raw ids are never stored).
+	UserHash string `json:"user_hash"`
+	// TraceID is the hex trace id.
+	TraceID string `json:"trace_id"`
+}
+
+// RequestList is the body of GET /api/v1/requests.
+type RequestList struct {
+	From  time.Time `json:"from"`
+	To    time.Time `json:"to"`
+	Scope Scope     `json:"scope"`
+	// Limit is the limit applied; Count the rows returned (newest first).
+	Limit    int          `json:"limit"`
+	Count    int          `json:"count"`
+	Requests []RequestRow `json:"requests"`
+}
+
+func (a *API) requests(ctx context.Context, s Scope, r *http.Request) (any, error) {
+	v := r.URL.Query()
+	rng, err := ParseRange(v, a.now())
+	if err != nil {
+		return nil, err
+	}
+	if rng.Step != 0 {
+		return nil, fmt.Errorf("%w: step: not supported by /requests", ErrBadRequest)
+	}
+	q := store.RequestQuery{From: rng.From, To: rng.To, Limit: DefaultLimit}
+	q.Filter = store.Filter{Domains: s.Domains()}
+	for _, p := range []struct {
+		name string
+		dst  *string
+	}{
+		{"domain", &q.Filter.Domain}, {"journey", &q.Filter.Journey}, {"service", &q.Filter.Service},
+		{"api", &q.Filter.API}, {"code", &q.ErrorCode}, {"trace_id", &q.TraceID},
+	} {
+		val := v.Get(p.name)
+		if len(val) > maxParamValueLen {
+			return nil, fmt.Errorf("%w: %s: at most %d characters", ErrBadRequest, p.name, maxParamValueLen)
+		}
+		*p.dst = val
+	}
+	if d := q.Filter.Domain; d != "" && !s.CanSee(d) {
+		return nil, fmt.Errorf("%w: domain %q is outside the %s scope", ErrForbidden, d, s.Key())
+	}
+	if e := v.Get("error"); e != "" {
+		b, err := strconv.ParseBool(e)
+		if err != nil {
+			return nil, fmt.Errorf("%w: error: want true or false, got %q", ErrBadRequest, clip(e))
+		}
+		q.OnlyError = b
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxLimit {
+			return nil, fmt.Errorf("%w: limit: want 1 to %d, got %q", ErrBadRequest, MaxLimit, clip(l))
+		}
+		q.Limit = n
+	}
+	rows, err := a.q.Requests(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("api: requests: %w", err)
+	}
+	out := RequestList{From: rng.From.UTC(), To: rng.To.UTC(), Scope: s, Limit: q.Limit, Requests: make([]RequestRow, 0, len(rows))}
+	for i := range rows {
+		rr := &rows[i]
+		// Defence in depth: never hand a squad another domain's row, even
+		// if a backend ignored the allowlist.
+		if !s.CanSee(rr.Domain) || !q.Filter.Match(rr.Domain, rr.Journey, rr.Service, rr.API) {
+			continue
+		}
+		if len(out.Requests) == q.Limit {
+			break
+		}
+		out.Requests = append(out.Requests, requestRow(rr))
+	}
+	out.Count = len(out.Requests)
+	return out, nil
+}
+
+func requestRow(r *record.Request) RequestRow {
+	return RequestRow{
+		TS: r.Time().UTC(), Domain: r.Domain, Journey: r.Journey, Service: r.Service, API: r.API,
+		Env: r.Env, Source: r.Source, Route: r.Route, DurationMs: durationMs(r.Duration),
+		Error: r.Error, StatusCode: r.StatusCode, ErrorCode: r.ErrorCode, ErrorClass: r.ErrorClass,
+		Apdex: r.Apdex.String(), JourneyInstance: r.JourneyInstance, UserHash: r.UserHash, TraceID: r.TraceID,
+	}
+}

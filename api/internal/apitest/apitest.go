@@ -1,0 +1,165 @@
+// Package apitest holds the configuration and request rows shared by the
+// api and api/ws tests: three domains (payments with two APIs of different
+// Apdex T, registration, transfers with no traffic), two journeys crossing
+// them, unassigned traffic, and one token per role.
+//
+// The rows are built so that every number a view shows is known: see the
+// comments in Rows.
+package apitest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/record"
+)
+
+// Tokens of the test configuration.
+const (
+	NOCToken = "noc-token-123"
+	PayToken = "pay-token-123" // squad of domain payments
+	RegToken = "reg-token-123" // squad of domain registration
+)
+
+// Now is the fixed clock of the tests; Rows fall in [Now()-15m, Now()).
+func Now() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) }
+
+// ConfigYAML is the test configuration.
+const ConfigYAML = `
+apdex:
+  default_t: 400ms
+auth:
+  tokens:
+    - {name: noc-wall, token: noc-token-123, role: noc}
+    - {name: payments-squad, token: pay-token-123, role: squad, domain: payments}
+    - {name: registration-squad, token: reg-token-123, role: squad, domain: registration}
+domains:
+  - id: payments
+    name: Payments
+    squad: payments-squad
+    apdex_t: 500ms
+    services:
+      - name: pay-svc
+        apis:
+          - {name: pay}
+          - {name: quote, apdex_t: 200ms}
+  - id: registration
+    name: Registration
+    squad: registration-squad
+    apdex_t: 1s
+    services:
+      - name: auth-svc
+        apis: [{name: login}]
+      - name: reg-svc
+        apis: [{name: signup}]
+  - id: transfers
+    name: Transfers
+    squad: transfers-squad
+    services:
+      - name: xfer-svc
+        apis: [{name: send}]
+journeys:
+  - id: pay-bill
+    name: Pay a bill
+    steps:
+      - {service: auth-svc, api: login}
+      - {service: pay-svc, api: pay}
+  - id: open-account
+    name: Open account
+    steps:
+      - {service: reg-svc, api: signup}
+`
+
+// Config parses ConfigYAML, failing the test on error.
+func Config(tb testing.TB) *config.Config {
+	tb.Helper()
+	cfg, err := config.Parse([]byte(ConfigYAML))
+	if err != nil {
+		tb.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// NoAuthConfig is Config without tokens: every caller is the NOC.
+func NoAuthConfig(tb testing.TB) *config.Config {
+	tb.Helper()
+	cfg := Config(tb)
+	cfg.Auth.Tokens = nil
+	return cfg
+}
+
+// Rows returns normalised rows, all within the 15 minutes before Now():
+//
+//	payments/pay-svc/pay (journey pay-bill, T 500ms): 100 rows — 90 satisfied
+//	  at 100ms, 6 tolerating at 800ms, 4 failed (frustrated) at 50ms: 2 system,
+//	  1 application, 1 business; 10 distinct users; trace ids "pay-<i>".
+//	  error 4% (warn), Apdex 0.93 (good), p50 100, p95/p99 800.
+//	payments/pay-svc/quote (no journey, T 200ms): 20 satisfied at 100ms
+//	  (small sample, Apdex 1, ok).
+//	registration/auth-svc/login (journey pay-bill, T 1s): 50 rows — 30
+//	  satisfied at 100ms, 10 tolerating at 2s, 10 frustrated at 5s, no error:
+//	  Apdex exactly 0.70 (fair, warn — not crit).
+//	registration/reg-svc/signup (journey open-account, T 1s): 40 rows — 38
+//	  satisfied at 100ms, 2 failed (system) at 100ms: error exactly 5% (crit).
+//	unassigned/mystery/x (no journey): 5 rows at 100ms, 1 failed (system):
+//	  error 20% (crit).
+//	transfers: nothing (nodata).
+func Rows() []record.Request {
+	var rs []record.Request
+	ts := Now().Add(-10 * time.Minute)
+	add := func(domain, journey, service, api string, d time.Duration, a record.Apdex, class, user string) {
+		r := record.Request{
+			TS: ts.UnixNano(), Domain: domain, Journey: journey, Service: service, API: api,
+			Env: "prod", Source: "test", Route: "/" + api, Duration: d, Apdex: a, UserHash: user,
+			TraceID: fmt.Sprintf("%s-%d", api, len(rs)),
+		}
+		if class != "" {
+			r.Error, r.ErrorClass, r.ErrorCode, r.StatusCode = true, class, "E-"+class, 500
+		}
+		rs = append(rs, r)
+		ts = ts.Add(time.Second)
+	}
+	for i := range 100 {
+		user := fmt.Sprintf("u%d", i%10)
+		switch {
+		case i < 90:
+			add("payments", "pay-bill", "pay-svc", "pay", 100*time.Millisecond, record.ApdexSatisfied, "", user)
+		case i < 96:
+			add("payments", "pay-bill", "pay-svc", "pay", 800*time.Millisecond, record.ApdexTolerating, "", user)
+		default:
+			class := [...]string{record.ClassSystem, record.ClassSystem, record.ClassApplication, record.ClassBusiness}[i-96]
+			add("payments", "pay-bill", "pay-svc", "pay", 50*time.Millisecond, record.ApdexFrustrated, class, user)
+		}
+	}
+	for range 20 {
+		add("payments", "", "pay-svc", "quote", 100*time.Millisecond, record.ApdexSatisfied, "", "")
+	}
+	for i := range 50 {
+		switch {
+		case i < 30:
+			add("registration", "pay-bill", "auth-svc", "login", 100*time.Millisecond, record.ApdexSatisfied, "", "")
+		case i < 40:
+			add("registration", "pay-bill", "auth-svc", "login", 2*time.Second, record.ApdexTolerating, "", "")
+		default:
+			add("registration", "pay-bill", "auth-svc", "login", 5*time.Second, record.ApdexFrustrated, "", "")
+		}
+	}
+	for i := range 40 {
+		if i < 38 {
+			add("registration", "open-account", "reg-svc", "signup", 100*time.Millisecond, record.ApdexSatisfied, "", "")
+		} else {
+			add("registration", "open-account", "reg-svc", "signup", 100*time.Millisecond, record.ApdexFrustrated, record.ClassSystem, "")
+		}
+	}
+	for i := range 5 {
+		class := ""
+		a := record.ApdexSatisfied
+		if i == 0 {
+			class, a = record.ClassSystem, record.ApdexFrustrated
+		}
+		add(record.Unassigned, "", "mystery", "x", 100*time.Millisecond, a, class, "")
+	}
+	return rs
+}

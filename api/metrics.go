@@ -1,0 +1,212 @@
+package api
+
+import (
+	"time"
+
+	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store"
+)
+
+// Health states of a tile, worst first.
+const (
+	HealthCrit   = "crit"
+	HealthWarn   = "warn"
+	HealthNoData = "nodata"
+	HealthOK     = "ok"
+)
+
+// healthRank orders health states worst first: a domain with no traffic at
+// all ranks above a healthy one because, at a bank, silence is suspicious.
+func healthRank(h string) int {
+	switch h {
+	case HealthCrit:
+		return 0
+	case HealthWarn:
+		return 1
+	case HealthNoData:
+		return 2
+	}
+	return 3
+}
+
+// Apdex ratings (apdex.org bands).
+const (
+	RatingExcellent    = "excellent"    // score >= 0.94
+	RatingGood         = "good"         // score >= 0.85
+	RatingFair         = "fair"         // score >= 0.70
+	RatingPoor         = "poor"         // score >= 0.50
+	RatingUnacceptable = "unacceptable" // below 0.50
+	RatingNoData       = "nodata"       // no request in the range
+)
+
+// Rating returns the apdex.org band of a score.
+func Rating(score float64) string {
+	switch {
+	case score >= 0.94:
+		return RatingExcellent
+	case score >= 0.85:
+		return RatingGood
+	case score >= 0.70:
+		return RatingFair
+	case score >= 0.50:
+		return RatingPoor
+	}
+	return RatingUnacceptable
+}
+
+// Apdex is an Apdex score shown, as the standard requires, with its T.
+type Apdex struct {
+	// Score is (satisfied + tolerating/2) / (satisfied + tolerating +
+	// frustrated), in [0, 1]; null when there is no request. Failed
+	// requests count as frustrated.
+	Score *float64 `json:"score"`
+	// TMs is the threshold T in milliseconds. For a group of APIs with
+	// different T (a domain, a journey) it is the group's default T and
+	// TMixed is true: each request was bucketed against its own API's T.
+	TMs    float64 `json:"t_ms"`
+	TMixed bool    `json:"t_mixed"`
+	// Rating is excellent (>= 0.94), good (>= 0.85), fair (>= 0.70),
+	// poor (>= 0.50), unacceptable, or nodata.
+	Rating string `json:"rating"`
+	// SmallSample is true when fewer requests than apdex.min_samples back
+	// the score: show it, but do not trust it.
+	SmallSample bool `json:"small_sample"`
+	// Satisfied, Tolerating and Frustrated are the bucket counts.
+	Satisfied  int64 `json:"satisfied"`
+	Tolerating int64 `json:"tolerating"`
+	Frustrated int64 `json:"frustrated"`
+}
+
+// Metrics are the golden signals of a group of requests over a time range.
+// They are embedded (inline) in every row of every view.
+type Metrics struct {
+	// Count is the number of requests in the range.
+	Count int64 `json:"count"`
+	// Throughput is Count divided by the range's length, in requests per second.
+	Throughput float64 `json:"throughput"`
+	// Errors is the number of failed requests; ErrorPct is 100*Errors/Count
+	// (0 when Count is 0).
+	Errors   int64   `json:"errors"`
+	ErrorPct float64 `json:"error_pct"`
+	// ErrorsByClass counts failed requests by class; the keys business,
+	// application and system are always present.
+	ErrorsByClass map[string]int64 `json:"errors_by_class"`
+	// P50Ms, P95Ms and P99Ms are latency quantiles in milliseconds (within
+	// 1% relative error); MaxMs the slowest request. 0 when Count is 0.
+	P50Ms float64 `json:"p50_ms"`
+	P95Ms float64 `json:"p95_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	MaxMs float64 `json:"max_ms"`
+	// Apdex is the Apdex score with its T.
+	Apdex Apdex `json:"apdex"`
+	// Health is "crit", "warn", "ok" or "nodata" (no request): crit when
+	// ErrorPct >= health.error_pct_crit or the Apdex score is below
+	// health.apdex_crit; warn likewise against the warn thresholds.
+	Health string `json:"health"`
+	// Users is the approximate number of distinct (hashed) customers.
+	Users int64 `json:"users"`
+}
+
+// Point is one step of a sparkline series.
+type Point struct {
+	// TS is the start of the step (RFC 3339).
+	TS time.Time `json:"ts"`
+	// Count, ErrorPct, P99Ms and Apdex (score, null when no request) of the step.
+	Count    int64    `json:"count"`
+	ErrorPct float64  `json:"error_pct"`
+	P99Ms    float64  `json:"p99_ms"`
+	Apdex    *float64 `json:"apdex"`
+}
+
+// metrics builds Metrics from an aggregate over a range of length span,
+// with Apdex shown against t.
+func (a *API) metrics(ag store.Aggregate, span time.Duration, t domainT) Metrics {
+	m := Metrics{
+		Count:         ag.Count,
+		Errors:        ag.Errors,
+		ErrorsByClass: map[string]int64{},
+		P50Ms:         ag.P50,
+		P95Ms:         ag.P95,
+		P99Ms:         ag.P99,
+		MaxMs:         ag.MaxMs,
+		Users:         ag.Users,
+	}
+	for _, c := range record.Classes {
+		m.ErrorsByClass[c] = 0
+	}
+	for c, n := range ag.ErrorsByClass {
+		m.ErrorsByClass[c] += n
+	}
+	if span > 0 {
+		m.Throughput = float64(ag.Count) / span.Seconds()
+	}
+	if ag.Count > 0 {
+		m.ErrorPct = 100 * float64(ag.Errors) / float64(ag.Count)
+	}
+	m.Apdex = Apdex{
+		TMs:         durationMs(t.t),
+		TMixed:      t.mixed,
+		Rating:      RatingNoData,
+		SmallSample: ag.Count < a.cfg.Apdex.MinSamples,
+		Satisfied:   ag.Satisfied,
+		Tolerating:  ag.Tolerating,
+		Frustrated:  ag.Frustrated,
+	}
+	if s, ok := apdexScore(ag); ok {
+		m.Apdex.Score = &s
+		m.Apdex.Rating = Rating(s)
+	}
+	m.Health = health(a.cfg.Health, ag.Count, m.ErrorPct, m.Apdex.Score)
+	return m
+}
+
+// apdexScore computes the score from bucket counts; ok is false when there
+// is none.
+func apdexScore(ag store.Aggregate) (float64, bool) {
+	total := ag.Satisfied + ag.Tolerating + ag.Frustrated
+	if total == 0 {
+		return 0, false
+	}
+	return (float64(ag.Satisfied) + float64(ag.Tolerating)/2) / float64(total), true
+}
+
+// health colours a tile from its error percentage and Apdex score.
+func health(h config.Health, count int64, errPct float64, apdex *float64) string {
+	if count == 0 {
+		return HealthNoData
+	}
+	switch {
+	case errPct >= h.ErrorPctCrit, apdex != nil && *apdex < h.ApdexCrit:
+		return HealthCrit
+	case errPct >= h.ErrorPctWarn, apdex != nil && *apdex < h.ApdexWarn:
+		return HealthWarn
+	}
+	return HealthOK
+}
+
+// points converts store points to a sparkline.
+func points(ps []store.Point) []Point {
+	out := make([]Point, 0, len(ps))
+	for _, p := range ps {
+		pt := Point{TS: p.TS.UTC(), Count: p.Count, P99Ms: p.P99}
+		if p.Count > 0 {
+			pt.ErrorPct = 100 * float64(p.Errors) / float64(p.Count)
+		}
+		if s, ok := apdexScore(p.Aggregate); ok {
+			pt.Apdex = &s
+		}
+		out = append(out, pt)
+	}
+	return out
+}
+
+// total returns the single aggregate of a one-point series, or a zero one.
+func total(s store.Series) store.Aggregate {
+	if len(s.Points) == 0 {
+		return store.Aggregate{}
+	}
+	return s.Points[0].Aggregate
+}
+
+func durationMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,375 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store"
+)
+
+// Overview is the NOC's wall: every domain and journey in the caller's
+// scope, worst health first.
+type Overview struct {
+	// From and To bound the range (RFC 3339); StepMs is the sparkline step
+	// in milliseconds (0: no series).
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	StepMs float64   `json:"step_ms"`
+	// Scope is the caller's identity.
+	Scope Scope `json:"scope"`
+	// Domains lists every configured domain in scope (even with no traffic,
+	// health "nodata") and, for the NOC, "unassigned" when it has data.
+	Domains []DomainRow `json:"domains"`
+	// Journeys lists every journey in scope: configured journeys with at
+	// least one step in a visible domain, and journeys seen in the data.
+	// A squad sees only its own domains' requests in them.
+	Journeys []JourneyRow `json:"journeys"`
+}
+
+// DomainRow is one domain's tile.
+type DomainRow struct {
+	// ID, Name and Squad of the domain.
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Squad string `json:"squad"`
+	Metrics
+	// Series is the sparkline, one point per step with requests (empty
+	// steps are omitted); absent without a step.
+	Series []Point `json:"series,omitempty"`
+}
+
+// JourneyRow is one journey's tile.
+type JourneyRow struct {
+	// ID and Name of the journey; Squad owns its first step's domain.
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Squad string `json:"squad"`
+	// Domains are the domains its steps cross (those configured; a journey
+	// known only from the data has none).
+	Domains []string `json:"domains"`
+	// Configured is false for a journey id that came only on records.
+	Configured bool `json:"configured"`
+	Metrics
+}
+
+// APIRow is one API of a domain or one step of a journey.
+type APIRow struct {
+	// Domain, Service and API name the row. Step, in a journey view only,
+	// is the index of the step in the journey's configuration; it is absent
+	// for a (service, API) seen with the journey id but not configured.
+	Domain  string `json:"domain"`
+	Service string `json:"service"`
+	API     string `json:"api"`
+	Step    *int   `json:"step,omitempty"`
+	Metrics
+}
+
+// DomainView is one squad's page.
+type DomainView struct {
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	StepMs float64   `json:"step_ms"`
+	Scope  Scope     `json:"scope"`
+	// Domain describes the domain; Totals are its metrics, with Apdex T the
+	// domain's default T (t_mixed when its APIs differ).
+	Domain DomainRow `json:"domain"`
+	// APIs lists every configured API (even with no traffic) and every API
+	// seen in the data, worst health first; Apdex against each API's own T.
+	APIs []APIRow `json:"apis"`
+	// Journeys lists the journeys with steps or data in this domain, with
+	// this domain's requests only.
+	Journeys []JourneyRow `json:"journeys"`
+}
+
+// JourneyView is one journey's page.
+type JourneyView struct {
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	StepMs float64   `json:"step_ms"`
+	Scope  Scope     `json:"scope"`
+	// Journey describes the journey with its totals over the visible steps.
+	Journey JourneyRow `json:"journey"`
+	// Steps lists the configured steps in visible domains, in configuration
+	// order, then any other (service, API) seen with this journey id.
+	Steps []APIRow `json:"steps"`
+	// Series is the journey's sparkline when a step is given.
+	Series []Point `json:"series,omitempty"`
+}
+
+// rollup runs one query, wrapping its error.
+func (a *API) rollup(ctx context.Context, r Range, step time.Duration, f store.Filter, by ...store.Dim) ([]store.Series, error) {
+	ss, err := a.q.Rollup(ctx, store.RollupQuery{From: r.From, To: r.To, Step: step, Filter: f, GroupBy: by})
+	if err != nil {
+		return nil, fmt.Errorf("api: rollup by %v: %w", by, err)
+	}
+	return ss, nil
+}
+
+// Overview computes the overview for scope over r.
+func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, error) {
+	allowed := store.Filter{Domains: scope.Domains()}
+	byDomain, err := a.rollup(ctx, r, 0, allowed, store.DimDomain)
+	if err != nil {
+		return nil, err
+	}
+	domAgg := map[string]store.Aggregate{}
+	for _, s := range byDomain {
+		domAgg[s.Key.Domain] = total(s)
+	}
+	series := map[string][]Point{}
+	if r.Step > 0 {
+		ss, err := a.rollup(ctx, r, r.Step, allowed, store.DimDomain)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			series[s.Key.Domain] = points(s.Points)
+		}
+	}
+	ov := &Overview{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope,
+		Domains: []DomainRow{}, Journeys: []JourneyRow{}}
+	for _, d := range a.cfg.Domains {
+		if !scope.CanSee(d.ID) {
+			continue
+		}
+		row := a.domainRow(d.ID, domAgg[d.ID], r.Span())
+		row.Series = series[d.ID]
+		ov.Domains = append(ov.Domains, row)
+	}
+	// Unassigned (and, defensively, any domain the configuration no longer
+	// has) appears only when it has data in scope.
+	for _, id := range sortedKeys(domAgg) {
+		if a.cfg.Domain(id) == nil && scope.CanSee(id) && domAgg[id].Count > 0 {
+			row := a.domainRow(id, domAgg[id], r.Span())
+			row.Series = series[id]
+			ov.Domains = append(ov.Domains, row)
+		}
+	}
+	sort.SliceStable(ov.Domains, func(i, j int) bool {
+		return worse(ov.Domains[i].Health, ov.Domains[i].Name, ov.Domains[j].Health, ov.Domains[j].Name)
+	})
+	ov.Journeys, err = a.journeyRows(ctx, scope, r, allowed, func(ji *journeyInfo) bool { return visibleJourney(ji, scope) })
+	if err != nil {
+		return nil, err
+	}
+	return ov, nil
+}
+
+// journeyRows lists the journeys selected by want plus those seen in the
+// data matching f, with metrics over f.
+func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Filter, want func(*journeyInfo) bool) ([]JourneyRow, error) {
+	byJourney, err := a.rollup(ctx, r, 0, f, store.DimJourney)
+	if err != nil {
+		return nil, err
+	}
+	agg := map[string]store.Aggregate{}
+	for _, s := range byJourney {
+		if s.Key.Journey != "" {
+			agg[s.Key.Journey] = total(s)
+		}
+	}
+	rows := []JourneyRow{}
+	for _, ji := range a.journeyList {
+		ag, seen := agg[ji.id]
+		if !want(ji) && !seen {
+			continue
+		}
+		rows = append(rows, a.journeyRow(ji, ag, r.Span(), scope))
+	}
+	for _, id := range sortedKeys(agg) {
+		if _, ok := a.journeys[id]; !ok {
+			rows = append(rows, a.journeyRow(&journeyInfo{id: id, name: id}, agg[id], r.Span(), scope))
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		return worse(rows[i].Health, rows[i].Name, rows[j].Health, rows[j].Name)
+	})
+	return rows, nil
+}
+
+// worse orders rows worst health first, then by name.
+func worse(h1, n1, h2, n2 string) bool {
+	if r1, r2 := healthRank(h1), healthRank(h2); r1 != r2 {
+		return r1 < r2
+	}
+	return n1 < n2
+}
+
+func (a *API) domainRow(id string, ag store.Aggregate, span time.Duration) DomainRow {
+	row := DomainRow{ID: id, Name: id, Metrics: a.metrics(ag, span, a.domainApdexT(id))}
+	if d := a.cfg.Domain(id); d != nil {
+		row.Squad = d.Squad
+		if d.Name != "" {
+			row.Name = d.Name
+		}
+	}
+	return row
+}
+
+func (a *API) journeyRow(ji *journeyInfo, ag store.Aggregate, span time.Duration, scope Scope) JourneyRow {
+	_, configured := a.journeys[ji.id]
+	doms := ji.domains
+	if doms == nil {
+		doms = []string{}
+	}
+	return JourneyRow{
+		ID: ji.id, Name: ji.name, Squad: ji.squad, Domains: doms, Configured: configured,
+		Metrics: a.metrics(ag, span, a.journeyApdexT(ji, scope)),
+	}
+}
+
+// Domain computes one domain's view. A squad asking for another domain gets
+// ErrForbidden; an unknown domain is ErrNotFound.
+func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (*DomainView, error) {
+	if !scope.CanSee(domain) {
+		return nil, fmt.Errorf("%w: domain %q is outside the %s scope", ErrForbidden, domain, scope.Key())
+	}
+	if a.cfg.Domain(domain) == nil && domain != record.Unassigned {
+		return nil, fmt.Errorf("%w: domain %q", ErrNotFound, domain)
+	}
+	f := store.Filter{Domain: domain, Domains: scope.Domains()}
+	tot, err := a.rollup(ctx, r, 0, f)
+	if err != nil {
+		return nil, err
+	}
+	v := &DomainView{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope}
+	var ag store.Aggregate
+	if len(tot) > 0 {
+		ag = total(tot[0])
+	}
+	v.Domain = a.domainRow(domain, ag, r.Span())
+	if r.Step > 0 {
+		ss, err := a.rollup(ctx, r, r.Step, f)
+		if err != nil {
+			return nil, err
+		}
+		if len(ss) > 0 {
+			v.Domain.Series = points(ss[0].Points)
+		}
+	}
+
+	byAPI, err := a.rollup(ctx, r, 0, f, store.DimService, store.DimAPI)
+	if err != nil {
+		return nil, err
+	}
+	type sa struct{ service, api string }
+	agg := map[sa]store.Aggregate{}
+	for _, s := range byAPI {
+		agg[sa{s.Key.Service, s.Key.API}] = total(s)
+	}
+	v.APIs = []APIRow{}
+	add := func(k sa) {
+		t := domainT{t: a.ts.T(domain, k.service, k.api)}
+		v.APIs = append(v.APIs, APIRow{Domain: domain, Service: k.service, API: k.api,
+			Metrics: a.metrics(agg[k], r.Span(), t)})
+		delete(agg, k)
+	}
+	if d := a.cfg.Domain(domain); d != nil {
+		for _, s := range d.Services {
+			for _, api := range s.APIs {
+				add(sa{s.Name, api.Name})
+			}
+		}
+	}
+	rest := make([]sa, 0, len(agg))
+	for k := range agg {
+		rest = append(rest, k)
+	}
+	sort.Slice(rest, func(i, j int) bool {
+		if rest[i].service != rest[j].service {
+			return rest[i].service < rest[j].service
+		}
+		return rest[i].api < rest[j].api
+	})
+	for _, k := range rest {
+		add(k)
+	}
+	sort.SliceStable(v.APIs, func(i, j int) bool {
+		return worse(v.APIs[i].Health, v.APIs[i].Service+"\x00"+v.APIs[i].API, v.APIs[j].Health, v.APIs[j].Service+"\x00"+v.APIs[j].API)
+	})
+
+	inDomain := Scope{Role: config.RoleSquad, Domain: domain} // the journey's steps in this domain
+	v.Journeys, err = a.journeyRows(ctx, inDomain, r, f, func(ji *journeyInfo) bool { return contains(ji.domains, domain) })
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Journey computes one journey's view over the steps the scope sees. A
+// squad asking for a configured journey none of whose steps it owns gets
+// ErrForbidden. A journey id the configuration does not know is served
+// from the data alone (it may have come on the records).
+func (a *API) Journey(ctx context.Context, scope Scope, journey string, r Range) (*JourneyView, error) {
+	ji, configured := a.journeys[journey]
+	if !configured {
+		ji = &journeyInfo{id: journey, name: journey}
+	}
+	f := store.Filter{Journey: journey, Domains: scope.Domains()}
+	tot, err := a.rollup(ctx, r, 0, f)
+	if err != nil {
+		return nil, err
+	}
+	var ag store.Aggregate
+	if len(tot) > 0 {
+		ag = total(tot[0])
+	}
+	// Records may carry a journey id through a domain the configuration
+	// does not list among its steps: the squad may see that data (its own)
+	// but nothing else of the journey.
+	if configured && !visibleJourney(ji, scope) && ag.Count == 0 {
+		return nil, fmt.Errorf("%w: journey %q has no step in the %s scope", ErrForbidden, journey, scope.Key())
+	}
+	v := &JourneyView{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope,
+		Journey: a.journeyRow(ji, ag, r.Span(), scope), Steps: []APIRow{}}
+	if r.Step > 0 {
+		ss, err := a.rollup(ctx, r, r.Step, f)
+		if err != nil {
+			return nil, err
+		}
+		if len(ss) > 0 {
+			v.Series = points(ss[0].Points)
+		}
+	}
+	bySteps, err := a.rollup(ctx, r, 0, f, store.DimDomain, store.DimService, store.DimAPI)
+	if err != nil {
+		return nil, err
+	}
+	agg := map[store.Key]store.Aggregate{}
+	for _, s := range bySteps {
+		agg[s.Key] = total(s)
+	}
+	for i := range ji.steps {
+		st := ji.steps[i]
+		if !scope.CanSee(st.domain) {
+			continue
+		}
+		k := store.Key{Domain: st.domain, Service: st.service, API: st.api}
+		v.Steps = append(v.Steps, APIRow{Domain: st.domain, Service: st.service, API: st.api, Step: &i,
+			Metrics: a.metrics(agg[k], r.Span(), domainT{t: st.t})})
+		delete(agg, k)
+	}
+	rest := make([]store.Key, 0, len(agg))
+	for k := range agg {
+		rest = append(rest, k)
+	}
+	sort.Slice(rest, func(i, j int) bool {
+		x, y := rest[i], rest[j]
+		if x.Domain != y.Domain {
+			return x.Domain < y.Domain
+		}
+		if x.Service != y.Service {
+			return x.Service < y.Service
+		}
+		return x.API < y.API
+	})
+	for _, k := range rest {
+		v.Steps = append(v.Steps, APIRow{Domain: k.Domain, Service: k.Service, API: k.API,
+			Metrics: a.metrics(agg[k], r.Span(), domainT{t: a.ts.T(k.Domain, k.Service, k.API)})})
+	}
+	return v, nil
+}
