@@ -48,3 +48,11 @@ func SetRetryAfter(h http.Header, status int) {
 		h.Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
 	}
 }
+
+// LogConsumer takes decoded log records.
+type LogConsumer interface {
+	// ConsumeLogs normalises and stores ls, returning once they are
+	// durable. It may modify ls in place; it must not keep ls after it
+	// returns.
+	ConsumeLogs(ctx context.Context, source string, ls []record.Log) error
+}

@@ -76,3 +76,42 @@ type Request struct {
 
 // Time returns TS as a time.Time.
 func (r *Request) Time() time.Time { return time.Unix(0, r.TS) }
+
+// Log levels, as detected from the line or its labels.
+const (
+	LevelUnknown = ""
+	LevelDebug   = "debug"
+	LevelInfo    = "info"
+	LevelWarn    = "warn"
+	LevelError   = "error"
+	LevelFatal   = "fatal"
+)
+
+// Log is one log line: a row of the logs table.
+//
+// A collector fills TS, Service, Route (when the line names its API), Env,
+// Source, Level, ErrorCode, Journey (when the line carries one),
+// JourneyInstance, UserID, TraceID, Message, Labels, Timeout and Retry.
+// transform fills Domain, API, Journey (when empty), ErrorClass and
+// UserHash, and clears UserID.
+type Log struct {
+	TS              int64 // Unix nanoseconds
+	Domain          string
+	Journey         string
+	Service         string
+	API             string
+	Env             string
+	Source          string // e.g. "loki"
+	Route           string
+	Level           string // one of the Level* constants
+	ErrorCode       string
+	ErrorClass      string // set when ErrorCode is set
+	Timeout         bool   // the line reports a timeout
+	Retry           bool   // the line reports a retry
+	JourneyInstance string
+	UserID          string // raw customer id; cleared by transform
+	UserHash        string
+	TraceID         string
+	Message         string
+	Labels          string // stream labels in Prometheus form: {a="b", c="d"}
+}
