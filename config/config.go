@@ -1,7 +1,7 @@
 // Package config reads and validates Noctua's single YAML configuration: the
 // server settings and the bank's ownership model (domains and their squads,
-// services, APIs, journeys, Apdex T, the error-code taxonomy and who may see
-// what).
+// services, APIs, journeys, Apdex T, the error-code taxonomy, how log lines
+// are read and who may see what).
 //
 // Load applies defaults and then Validate, which reports every problem with
 // its field path at once, so a bad file is refused at start-up and never
@@ -28,6 +28,7 @@ type Config struct {
 	Errors   Errors    `yaml:"errors"`
 	Domains  []Domain  `yaml:"domains"`
 	Journeys []Journey `yaml:"journeys"`
+	Logs     Logs      `yaml:"logs"`
 }
 
 // Server holds the process settings. Command-line flags override them.
@@ -214,6 +215,7 @@ func (c *Config) SetDefaults() {
 	if c.Errors.StatusClasses == nil {
 		c.Errors.StatusClasses = map[string]string{"4xx": "business", "5xx": "system"}
 	}
+	c.Logs.setDefaults()
 }
 
 // Domain returns the domain with the given id, or nil.

@@ -86,3 +86,30 @@ func TestGoodFixtures(t *testing.T) {
 		}
 	}
 }
+
+func TestLogsDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Logs
+	if l.MaxLineBytes != DefaultMaxLineBytes || l.MaxAge != DefaultLogMaxAge || l.MaxFuture != DefaultLogMaxFuture ||
+		l.RateLimit != 0 || l.RateBurst != DefaultRateBurst {
+		t.Errorf("limits not defaulted: %+v", l)
+	}
+	if len(l.Fields.Service) != 5 || l.Fields.Service[0] != "service_name" || len(l.Fields.ErrorCode) != 4 ||
+		len(l.ErrorPatterns) != 1 || len(l.Timeouts.Patterns) != 1 || len(l.Retries.Codes) != 1 {
+		t.Errorf("lists not defaulted: %+v", l)
+	}
+}
+
+func TestLogsEmptyListSwitchesOff(t *testing.T) {
+	c, err := Load("testdata/logs.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Logs
+	if len(l.Fields.Level) != 0 || len(l.Timeouts.Codes) != 0 || len(l.Fields.Env) != 3 || l.RateBurst != 50000 {
+		t.Errorf("logs = %+v", l)
+	}
+}

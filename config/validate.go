@@ -35,6 +35,7 @@ func (c *Config) Validate() error {
 	c.validateErrors(&p)
 	services := c.validateDomains(&p)
 	c.validateJourneys(&p, services)
+	c.validateLogs(&p)
 	if len(p) == 0 {
 		return nil
 	}

@@ -57,13 +57,25 @@ func (m *Metrics) Reject(source, reason string, n int) {
 type Pipeline struct {
 	norm    *transform.Normaliser
 	app     store.Appender
+	logs    store.LogAppender // nil until WithLogs
 	metrics *Metrics
 	slots   chan struct{}
 }
 
+// ErrNoLogStore is returned by ConsumeLogs when the pipeline was built
+// without a log store (see WithLogs).
+var ErrNoLogStore = errors.New("ingest: no log store configured")
+
 // NewPipeline returns a pipeline admitting maxInflight concurrent batches.
 func NewPipeline(norm *transform.Normaliser, app store.Appender, m *Metrics, maxInflight int) *Pipeline {
 	return &Pipeline{norm: norm, app: app, metrics: m, slots: make(chan struct{}, maxInflight)}
+}
+
+// WithLogs makes the pipeline store log rows through app and returns p. Call
+// it before the pipeline is shared; it is not safe for concurrent use.
+func (p *Pipeline) WithLogs(app store.LogAppender) *Pipeline {
+	p.logs = app
+	return p
 }
 
 // Metrics returns the pipeline's counters, for collectors to count rejections.
@@ -93,5 +105,37 @@ func (p *Pipeline) ConsumeRequests(ctx context.Context, source string, rs []reco
 		return fmt.Errorf("ingest: store append: %w", err)
 	}
 	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(rs)))
+	return nil
+}
+
+// ConsumeLogs implements LogConsumer. It shares the pipeline's admission
+// slots with ConsumeRequests.
+func (p *Pipeline) ConsumeLogs(ctx context.Context, source string, ls []record.Log) error {
+	if len(ls) == 0 {
+		return nil
+	}
+	if p.logs == nil {
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ls)))
+		return ErrNoLogStore
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ls)))
+		return ErrOverloaded
+	}
+	defer func() { <-p.slots }()
+	for i := range ls {
+		ls[i].Source = source
+	}
+	p.norm.Logs(ls)
+	if err := p.logs.AppendLogs(ctx, ls); err != nil {
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ls)))
+		if errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed) {
+			return fmt.Errorf("%w: %w", ErrOverloaded, err)
+		}
+		return fmt.Errorf("ingest: store append logs: %w", err)
+	}
+	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(ls)))
 	return nil
 }

@@ -30,6 +30,18 @@ type Appender interface {
 	AppendRequests(ctx context.Context, rs []record.Request) error
 }
 
+// LogAppender stores log rows durably. It is separate from Appender so that
+// a backend can take logs before it answers log queries.
+type LogAppender interface {
+	// AppendLogs returns once every row is durable (written to the
+	// write-ahead log and fsynced): a crash after it returns loses none of
+	// them. The caller may reuse ls after the call returns, so the store
+	// copies the rows it keeps. Their strings are never modified, but they
+	// may share memory with a whole request: a store that keeps one for
+	// long (a rollup key, say) should strings.Clone it.
+	AppendLogs(ctx context.Context, ls []record.Log) error
+}
+
 // Querier reads stored data.
 type Querier interface {
 	// Rollup aggregates requests over [From, To) grouped by q.GroupBy, one

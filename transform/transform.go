@@ -2,10 +2,14 @@
 // every request under its squad's domain (unknown services under
 // record.Unassigned, never dropped), names its API, assigns its journey,
 // classifies its error code, buckets it for Apdex against its API's T and
-// hashes customer identifiers before anything is stored.
+// hashes customer identifiers before anything is stored. Log lines get the
+// same treatment (Normaliser.Log); a LogParser first reads their dimensions,
+// error code, level, timeouts and retries out of labels, structured metadata
+// and the line itself.
 //
-// A Normaliser is built once from a validated configuration and is safe for
-// concurrent use: it only reads its maps after New returns.
+// A Normaliser and a LogParser are built once from a validated
+// configuration and are safe for concurrent use: they only read their maps
+// after they are built.
 package transform
 
 import (

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,7 @@ type serveFlags struct {
 	logLevel  string
 	demo      bool
 	demoRate  float64
+	pprof     bool
 }
 
 func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFlags, error) {
@@ -51,6 +53,7 @@ func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFl
 	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.demo, "demo", demoDefault, "send a live demo load of the example bank through the OTLP endpoint")
 	fs.Float64Var(&f.demoRate, "demo.rate", 300, "mean demo spans per second")
+	fs.BoolVar(&f.pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/")
 	err := fs.Parse(args)
 	return f, err
 }
@@ -134,6 +137,10 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		io.WriteString(w, "ready\n")
 	})
 	mux.Handle("/", ui.Handler())
+	if f.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

@@ -113,7 +113,26 @@ func (h *handler) getGzip(r io.Reader) (*gzip.Reader, error) {
 	return gzip.NewReader(r)
 }
 
-// unmarshal decodes an ExportTraceServiceRequest.
+// decode decodes an ExportTraceServiceRequest into c: protobuf with the
+// wire decoder, JSON through pdata.
+func decode(c *converter, enc encoding, b []byte) error {
+	if enc == encJSON {
+		req := ptraceotlp.NewExportRequest()
+		if err := unmarshal(req, enc, b); err != nil {
+			return err
+		}
+		c.convert(req.Traces())
+		return nil
+	}
+	if err := c.decodeProto(b); err != nil {
+		return fmt.Errorf("cannot decode protobuf ExportTraceServiceRequest: %w", err)
+	}
+	return nil
+}
+
+// unmarshal decodes an ExportTraceServiceRequest with pdata. The handler
+// uses it for JSON only; for protobuf it is the reference the wire decoder
+// is tested against (see wire.go).
 func unmarshal(req ptraceotlp.ExportRequest, enc encoding, b []byte) error {
 	if enc == encJSON {
 		if err := checkJSONDepth(b); err != nil {

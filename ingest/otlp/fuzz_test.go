@@ -48,8 +48,10 @@ func checkRecord(r *record.Request) error {
 }
 
 // FuzzDecode feeds arbitrary bodies through the whole handler (content
-// type, optional gzip, depth check, decode, convert). It must never panic,
-// must answer only 200, 400 or 413, and every record must be valid.
+// type, optional gzip, decode, convert). It must never panic, must answer
+// only 200, 400 or 413, and every record must be valid. Plain protobuf
+// bodies are also decoded with pdata, which the wire decoder must match
+// (diffDecoders).
 func FuzzDecode(f *testing.F) {
 	proto := marshalProto(f, mixedBatch())
 	f.Add(proto, false, false)
@@ -64,6 +66,9 @@ func FuzzDecode(f *testing.F) {
 	_, _ = zw.Write(proto)
 	_ = zw.Close()
 	f.Add(gz.Bytes(), false, true)
+	for _, b := range seedBodies(f) { // demo batches, SDK bodies, hand-encoded layouts
+		f.Add(b, false, false)
+	}
 
 	f.Fuzz(func(t *testing.T, body []byte, json, gzipped bool) {
 		h := NewHandler(checkingConsumer(t), nil, Options{MaxBodyBytes: 1 << 20})
@@ -73,6 +78,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if gzipped {
 			ce = "gzip"
+		}
+		if !json && !gzipped {
+			diffDecoders(t, body) // the wire decoder against pdata
 		}
 		rec := post(t, h, ct, ce, body)
 		switch rec.Code {

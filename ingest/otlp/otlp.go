@@ -22,7 +22,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/noctua-obs/noctua/ingest"
 	"github.com/noctua-obs/noctua/record"
@@ -116,18 +115,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	req := ptraceotlp.NewExportRequest()
-	if err := unmarshal(req, enc, body.Bytes()); err != nil {
+	recs := h.getRecords()
+	defer h.putRecords(recs)
+	conv := converter{rs: (*recs)[:0]}
+	err := decode(&conv, enc, body.Bytes())
+	*recs = conv.rs
+	if err != nil {
 		level.Debug(h.logger).Log("msg", "undecodable OTLP request", "err", err)
 		writeStatus(w, enc, http.StatusBadRequest, err.Error())
 		return
 	}
-
-	recs := h.getRecords()
-	defer h.putRecords(recs)
-	conv := converter{rs: (*recs)[:0]}
-	conv.convert(req.Traces())
-	*recs = conv.rs
 
 	h.countRejects(conv.rej)
 	if len(conv.rs) > 0 {

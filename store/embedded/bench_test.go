@@ -1,0 +1,91 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/noctua-obs/noctua/record"
+)
+
+// benchRows returns n realistic rows: 300 keys, long-tailed latencies,
+// hashed users, unique trace ids.
+func benchRows(n int, seed uint64) []record.Request {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	now := time.Now().UnixNano()
+	rs := make([]record.Request, n)
+	for i := range rs {
+		d, j, a := rng.IntN(10), rng.IntN(5), rng.IntN(6)
+		rs[i] = record.Request{
+			TS:              now + int64(i)*1000,
+			Domain:          fmt.Sprintf("domain-%d", d),
+			Journey:         fmt.Sprintf("journey-%d-%d", d, j),
+			Service:         fmt.Sprintf("svc-%d-%d", d, a%3),
+			API:             fmt.Sprintf("POST /v1/api-%d-%d", j, a),
+			Env:             "prod",
+			Source:          "otlp",
+			Route:           fmt.Sprintf("/v1/api-%d-%d/{id}", j, a),
+			Duration:        time.Duration(math.Exp(rng.NormFloat64()+3) * 1e6),
+			StatusCode:      200,
+			Apdex:           record.ApdexSatisfied,
+			JourneyInstance: fmt.Sprintf("%016x", rng.Uint64()),
+			UserHash:        fmt.Sprintf("%016x", rng.Uint64N(100000)),
+			TraceID:         fmt.Sprintf("%032x", rng.Uint64()),
+		}
+		if rng.IntN(20) == 0 {
+			rs[i].Error, rs[i].ErrorCode, rs[i].ErrorClass, rs[i].StatusCode = true, "E42", record.ClassApplication, 500
+			rs[i].Apdex = record.ApdexFrustrated
+		}
+	}
+	return rs
+}
+
+// BenchmarkAppendRequests measures the whole ingest path (encode, WAL group
+// commit with fsync, Arrow block, rollups, background sealing) with 500-row
+// batches from 1 and from 16 concurrent writers.
+func BenchmarkAppendRequests(b *testing.B) {
+	const batch = 500
+	rows := benchRows(64*batch, 1)
+	for _, writers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			s, err := Open(b.TempDir(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			b.ReportAllocs()
+			b.SetBytes(int64(batch * 160)) // about 160 bytes of fields per row
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := next.Add(1) - 1
+						if i >= int64(b.N) {
+							return
+						}
+						off := int(i%64) * batch
+						for {
+							err := s.AppendRequests(context.Background(), rows[off:off+batch])
+							if err == nil {
+								break
+							}
+							time.Sleep(time.Millisecond) // ErrFull: sealing backlog
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}

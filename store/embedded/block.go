@@ -1,0 +1,297 @@
+package embedded
+
+import (
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store"
+)
+
+// Column order of the requests table.
+const (
+	colTS = iota
+	colDomain
+	colJourney
+	colService
+	colAPI
+	colEnv
+	colSource
+	colRoute
+	colDuration
+	colError
+	colStatus
+	colErrorCode
+	colErrorClass
+	colApdex
+	colJourneyInstance
+	colUserHash
+	colTraceID
+	nCols
+)
+
+// lowCardinality lists the string columns that Parquet dictionary-encodes.
+func lowCardinality() []string {
+	return []string{"domain", "journey", "service", "api", "env", "source", "route", "error_code", "error_class"}
+}
+
+func requestsSchema() *arrow.Schema {
+	str := arrow.BinaryTypes.String
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
+		{Name: "domain", Type: str},
+		{Name: "journey", Type: str},
+		{Name: "service", Type: str},
+		{Name: "api", Type: str},
+		{Name: "env", Type: str},
+		{Name: "source", Type: str},
+		{Name: "route", Type: str},
+		{Name: "duration_ns", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "error", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: "status_code", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "error_code", Type: str},
+		{Name: "error_class", Type: str},
+		{Name: "apdex", Type: arrow.PrimitiveTypes.Uint8},
+		{Name: "journey_instance", Type: str},
+		{Name: "user_hash", Type: str},
+		{Name: "trace_id", Type: str},
+	}, nil)
+}
+
+// block is the open, in-memory block: Arrow builders plus the timestamps in
+// a plain slice for scans. Guarded by Store.mu.
+type block struct {
+	b       *array.RecordBuilder
+	ts      *array.TimestampBuilder
+	strs    [nCols]*array.StringBuilder // nil for non-string columns
+	dur     *array.Int64Builder
+	errs    *array.BooleanBuilder
+	status  *array.Int32Builder
+	apdex   *array.Uint8Builder
+	tsv     []int64
+	minTS   int64
+	maxTS   int64
+	maxSeq  uint64
+	created time.Time // wall clock time of the first row
+}
+
+func newBlock(mem memory.Allocator, schema *arrow.Schema) *block {
+	rb := array.NewRecordBuilder(mem, schema)
+	k := &block{
+		b:      rb,
+		ts:     rb.Field(colTS).(*array.TimestampBuilder),
+		dur:    rb.Field(colDuration).(*array.Int64Builder),
+		errs:   rb.Field(colError).(*array.BooleanBuilder),
+		status: rb.Field(colStatus).(*array.Int32Builder),
+		apdex:  rb.Field(colApdex).(*array.Uint8Builder),
+	}
+	for i := range nCols {
+		if sb, ok := rb.Field(i).(*array.StringBuilder); ok {
+			k.strs[i] = sb
+		}
+	}
+	return k
+}
+
+func (k *block) rows() int { return len(k.tsv) }
+
+func (k *block) append(rs []record.Request, seq uint64, now time.Time) {
+	if len(k.tsv) == 0 {
+		k.created = now
+		k.minTS, k.maxTS = rs[0].TS, rs[0].TS
+	}
+	for i := range rs {
+		r := &rs[i]
+		k.tsv = append(k.tsv, r.TS)
+		k.minTS, k.maxTS = min(k.minTS, r.TS), max(k.maxTS, r.TS)
+		k.ts.Append(arrow.Timestamp(r.TS))
+		k.strs[colDomain].Append(r.Domain)
+		k.strs[colJourney].Append(r.Journey)
+		k.strs[colService].Append(r.Service)
+		k.strs[colAPI].Append(r.API)
+		k.strs[colEnv].Append(r.Env)
+		k.strs[colSource].Append(r.Source)
+		k.strs[colRoute].Append(r.Route)
+		k.dur.Append(int64(r.Duration))
+		k.errs.Append(r.Error)
+		k.status.Append(r.StatusCode)
+		k.strs[colErrorCode].Append(r.ErrorCode)
+		k.strs[colErrorClass].Append(r.ErrorClass)
+		k.apdex.Append(uint8(r.Apdex))
+		k.strs[colJourneyInstance].Append(r.JourneyInstance)
+		k.strs[colUserHash].Append(r.UserHash)
+		k.strs[colTraceID].Append(r.TraceID)
+	}
+	k.maxSeq = seq
+}
+
+// record turns the builders into an immutable record and empties them.
+func (k *block) record() arrow.Record { return k.b.NewRecord() }
+
+func (k *block) release() { k.b.Release() }
+
+func (k *block) str(col, i int) []byte { return k.strs[col].BinaryBuilder.Value(i) }
+
+func eq(b []byte, s string) bool { return string(b) == s }
+
+// scan appends the rows of the open block that match m.
+func (k *block) scan(m *matcher, dst []record.Request) []record.Request {
+	for i, ts := range k.tsv {
+		if ts < m.from || ts >= m.to {
+			continue
+		}
+		if m.traceID != "" && !eq(k.str(colTraceID, i), m.traceID) ||
+			m.onlyError && !k.errs.Value(i) ||
+			m.errorCode != "" && !eq(k.str(colErrorCode, i), m.errorCode) ||
+			!m.match(k.str(colDomain, i), k.str(colJourney, i), k.str(colService, i), k.str(colAPI, i)) {
+			continue
+		}
+		dst = append(dst, record.Request{
+			TS: ts, Domain: string(k.str(colDomain, i)), Journey: string(k.str(colJourney, i)),
+			Service: string(k.str(colService, i)), API: string(k.str(colAPI, i)),
+			Env: string(k.str(colEnv, i)), Source: string(k.str(colSource, i)), Route: string(k.str(colRoute, i)),
+			Duration: time.Duration(k.dur.Value(i)), Error: k.errs.Value(i), StatusCode: k.status.Value(i),
+			ErrorCode: string(k.str(colErrorCode, i)), ErrorClass: string(k.str(colErrorClass, i)),
+			Apdex: record.Apdex(k.apdex.Value(i)), JourneyInstance: string(k.str(colJourneyInstance, i)),
+			UserHash: string(k.str(colUserHash, i)), TraceID: string(k.str(colTraceID, i)),
+		})
+	}
+	return dst
+}
+
+// matcher is a RequestQuery prepared for scans.
+type matcher struct {
+	from, to  int64
+	filter    store.Filter
+	onlyError bool
+	errorCode string
+	traceID   string
+}
+
+func (m *matcher) match(domain, journey, service, api []byte) bool {
+	f := &m.filter
+	if f.Domain != "" && !eq(domain, f.Domain) || f.Journey != "" && !eq(journey, f.Journey) ||
+		f.Service != "" && !eq(service, f.Service) || f.API != "" && !eq(api, f.API) {
+		return false
+	}
+	if f.Domains == nil {
+		return true
+	}
+	for _, d := range f.Domains {
+		if eq(domain, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// recordColumns are the typed columns of a sealed record.
+type recordColumns struct {
+	ts     *array.Timestamp
+	strs   [nCols]*array.String
+	dur    *array.Int64
+	errs   *array.Boolean
+	status *array.Int32
+	apdex  *array.Uint8
+}
+
+func columnsOf(rec arrow.Record) (recordColumns, bool) {
+	var c recordColumns
+	var ok bool
+	if rec.NumCols() != nCols {
+		return c, false
+	}
+	if c.ts, ok = rec.Column(colTS).(*array.Timestamp); !ok {
+		return c, false
+	}
+	for i := range nCols {
+		switch i {
+		case colTS, colDuration, colError, colStatus, colApdex:
+			continue
+		}
+		if c.strs[i], ok = rec.Column(i).(*array.String); !ok {
+			return c, false
+		}
+	}
+	c.dur, ok = rec.Column(colDuration).(*array.Int64)
+	if !ok {
+		return c, false
+	}
+	if c.errs, ok = rec.Column(colError).(*array.Boolean); !ok {
+		return c, false
+	}
+	if c.status, ok = rec.Column(colStatus).(*array.Int32); !ok {
+		return c, false
+	}
+	c.apdex, ok = rec.Column(colApdex).(*array.Uint8)
+	return c, ok
+}
+
+// row fills r from row i. Its strings view the record's buffers: copy them
+// before the record is released.
+func (c *recordColumns) row(i int, r *record.Request) {
+	*r = record.Request{
+		TS: int64(c.ts.Value(i)), Domain: c.strs[colDomain].Value(i), Journey: c.strs[colJourney].Value(i),
+		Service: c.strs[colService].Value(i), API: c.strs[colAPI].Value(i), Env: c.strs[colEnv].Value(i),
+		Source: c.strs[colSource].Value(i), Route: c.strs[colRoute].Value(i),
+		Duration: time.Duration(c.dur.Value(i)), Error: c.errs.Value(i), StatusCode: c.status.Value(i),
+		ErrorCode: c.strs[colErrorCode].Value(i), ErrorClass: c.strs[colErrorClass].Value(i),
+		Apdex: record.Apdex(c.apdex.Value(i)), JourneyInstance: c.strs[colJourneyInstance].Value(i),
+		UserHash: c.strs[colUserHash].Value(i), TraceID: c.strs[colTraceID].Value(i),
+	}
+}
+
+func (m *matcher) matchString(domain, journey, service, api string) bool {
+	return m.filter.Match(domain, journey, service, api)
+}
+
+// scanRecord appends the rows of rec that match m, with copied strings.
+func scanRecord(rec arrow.Record, m *matcher, dst []record.Request) ([]record.Request, bool) {
+	c, ok := columnsOf(rec)
+	if !ok {
+		return dst, false
+	}
+	n := int(rec.NumRows())
+	var r record.Request
+	for i := range n {
+		ts := int64(c.ts.Value(i))
+		if ts < m.from || ts >= m.to {
+			continue
+		}
+		if m.traceID != "" && c.strs[colTraceID].Value(i) != m.traceID ||
+			m.onlyError && !c.errs.Value(i) ||
+			m.errorCode != "" && c.strs[colErrorCode].Value(i) != m.errorCode ||
+			!m.matchString(c.strs[colDomain].Value(i), c.strs[colJourney].Value(i), c.strs[colService].Value(i), c.strs[colAPI].Value(i)) {
+			continue
+		}
+		c.row(i, &r)
+		dst = append(dst, cloneRequest(r))
+	}
+	return dst, true
+}
+
+func cloneRequest(r record.Request) record.Request {
+	// One allocation for all the strings of the row.
+	var n int
+	s := rowStrings(&r)
+	for _, v := range s {
+		n += len(v)
+	}
+	buf := make([]byte, 0, n)
+	for _, v := range s {
+		buf = append(buf, v...)
+	}
+	all := string(buf)
+	var out [nStrings]string
+	p := 0
+	for j, v := range s {
+		out[j] = all[p : p+len(v)]
+		p += len(v)
+	}
+	r.Domain, r.Journey, r.Service, r.API, r.Env, r.Source, r.Route = out[0], out[1], out[2], out[3], out[4], out[5], out[6]
+	r.ErrorCode, r.ErrorClass, r.JourneyInstance, r.UserHash, r.TraceID = out[7], out[8], out[9], out[10], out[11]
+	return r
+}

@@ -1,0 +1,253 @@
+package wal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/noctua-obs/noctua/store"
+)
+
+func openT(tb testing.TB, dir string, o Options) *WAL {
+	tb.Helper()
+	w, err := Open(dir, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
+}
+
+func replayAll(tb testing.TB, w *WAL, from uint64) map[uint64]string {
+	tb.Helper()
+	got := map[uint64]string{}
+	var last uint64
+	if err := w.Replay(from, func(seq uint64, p []byte) error {
+		if seq <= last {
+			tb.Fatalf("replay out of order: %d after %d", seq, last)
+		}
+		last = seq
+		got[seq] = string(p)
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	return got
+}
+
+func TestGroupCommitReplayRotation(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, Options{SegmentBytes: 4 << 10})
+	var mu sync.Mutex
+	want := map[uint64]string{}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				p := fmt.Sprintf("g%d-i%d-%0100d", g, i, 0)
+				seq, err := w.Append(context.Background(), []byte(p))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if _, dup := want[seq]; dup {
+					t.Errorf("sequence %d handed out twice", seq)
+				}
+				want[seq] = p
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if w.Segments() < 3 {
+		t.Fatalf("expected rotation, have %d segments", w.Segments())
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := w.Append(context.Background(), []byte("x")); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("append after close: %v", err)
+	}
+	w = openT(t, dir, Options{SegmentBytes: 4 << 10})
+	defer w.Close()
+	got := replayAll(t, w, 0)
+	if len(got) != 400 || w.LastSeq() != 400 {
+		t.Fatalf("replayed %d entries, last seq %d; want 400", len(got), w.LastSeq())
+	}
+	for seq, p := range want {
+		if got[seq] != p {
+			t.Fatalf("seq %d: %q want %q", seq, got[seq], p)
+		}
+	}
+	if n := len(replayAll(t, w, 390)); n != 10 {
+		t.Fatalf("replay from 390: %d entries", n)
+	}
+	seq, err := w.Append(context.Background(), []byte("after"))
+	if err != nil || seq != 401 {
+		t.Fatalf("append after reopen: seq %d err %v", seq, err)
+	}
+}
+
+func TestTornAndCorruptTail(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		damage func(path string, size int64)
+		keep   int
+	}{
+		{"torn header", func(p string, _ int64) { appendBytes(p, []byte{1, 2, 3}) }, 10},
+		{"torn payload", func(p string, size int64) { os.Truncate(p, size-3) }, 9},
+		{"flipped bit", func(p string, size int64) { flip(p, size-2) }, 9},
+		{"zero tail", func(p string, _ int64) { appendBytes(p, make([]byte, 4096)) }, 10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w := openT(t, dir, Options{})
+			for i := range 10 {
+				if _, err := w.Append(context.Background(), []byte(fmt.Sprintf("entry-%d", i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.Close()
+			segs, _ := listSegments(dir)
+			last := segs[len(segs)-1]
+			c.damage(last.path, last.size)
+			w = openT(t, dir, Options{})
+			got := replayAll(t, w, 0)
+			if len(got) != c.keep {
+				t.Fatalf("kept %d entries, want %d", len(got), c.keep)
+			}
+			seq, err := w.Append(context.Background(), []byte("next"))
+			if err != nil || seq != uint64(c.keep+1) {
+				t.Fatalf("append after repair: seq %d err %v", seq, err)
+			}
+			w.Close()
+			w = openT(t, dir, Options{})
+			defer w.Close()
+			if got := replayAll(t, w, 0); len(got) != c.keep+1 || got[uint64(c.keep+1)] != "next" {
+				t.Fatalf("after repair and append: %v", got)
+			}
+		})
+	}
+}
+
+func appendBytes(path string, b []byte) {
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write(b)
+	f.Close()
+}
+
+func flip(path string, off int64) {
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	b := make([]byte, 1)
+	f.ReadAt(b, off)
+	b[0] ^= 0x10
+	f.WriteAt(b, off)
+	f.Close()
+}
+
+func TestTruncateBefore(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, Options{SegmentBytes: 100})
+	for i := range 20 {
+		if _, err := w.Append(context.Background(), []byte(fmt.Sprintf("entry-%02d-%080d", i, 0))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := w.Bytes()
+	if err := w.TruncateBefore(10); err != nil {
+		t.Fatal(err)
+	}
+	if w.Bytes() >= before {
+		t.Fatalf("bytes %d not below %d", w.Bytes(), before)
+	}
+	got := replayAll(t, w, 0)
+	for seq := uint64(11); seq <= 20; seq++ {
+		if _, ok := got[seq]; !ok {
+			t.Fatalf("entry %d lost by truncation", seq)
+		}
+	}
+	for seq := range got {
+		if seq <= 10 {
+			t.Fatalf("entry %d survived truncation", seq)
+		}
+	}
+	w.Close()
+	// All segments gone but the active one: numbering continues.
+	w = openT(t, dir, Options{SegmentBytes: 100})
+	w.TruncateBefore(20)
+	w.Close()
+	w = openT(t, dir, Options{SegmentBytes: 100, NextSeq: 15})
+	defer w.Close()
+	if seq, _ := w.Append(context.Background(), []byte("x")); seq != 21 {
+		t.Fatalf("seq after truncation and reopen = %d, want 21", seq)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	if len(files) > 2 {
+		t.Fatalf("%d segment files left", len(files))
+	}
+}
+
+func TestFullQueueAndLimits(t *testing.T) {
+	w := openT(t, t.TempDir(), Options{QueueLen: 1, MaxEntryBytes: 16})
+	defer w.Close()
+	if _, err := w.Append(context.Background(), make([]byte, 17)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("oversized entry: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := w.Append(ctx, []byte("x")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled context: %v", err)
+	}
+	var full, ok int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := w.Append(context.Background(), []byte("y"))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, store.ErrFull):
+				full++
+			case err == nil:
+				ok++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok == 0 || full+ok != 64 {
+		t.Fatalf("ok %d full %d", ok, full)
+	}
+	t.Logf("queue of 1: %d accepted, %d refused with ErrFull", ok, full)
+}
+
+// BenchmarkAppend measures group commit: 500 µs-scale entries from 16
+// writers share each fsync.
+func BenchmarkAppend(b *testing.B) {
+	w := openT(b, b.TempDir(), Options{})
+	defer w.Close()
+	p := make([]byte, 40<<10) // about one 500-row batch
+	b.SetBytes(int64(len(p)))
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := w.Append(context.Background(), p); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
