@@ -51,10 +51,25 @@ type Querier interface {
 	Requests(ctx context.Context, q RequestQuery) ([]record.Request, error)
 }
 
+// LogQuerier reads stored logs.
+type LogQuerier interface {
+	// LogRollup aggregates log rows over [From, To) grouped by q.GroupBy,
+	// one point per q.Step (or one point over the whole range when Step is
+	// 0), exactly as Rollup does for requests. Buckets with no lines are
+	// omitted.
+	LogRollup(ctx context.Context, q RollupQuery) ([]LogSeries, error)
+	// Logs returns raw log rows matching q, newest first, one page of at
+	// most q.Limit rows, and the cursor of the next page ("" when there is
+	// none).
+	Logs(ctx context.Context, q LogQuery) (LogPage, error)
+}
+
 // Store is a complete backend.
 type Store interface {
 	Appender
+	LogAppender
 	Querier
+	LogQuerier
 	// Stats reports sizes for /metrics.
 	Stats() Stats
 	// Close flushes and releases everything. It is idempotent.
@@ -63,13 +78,15 @@ type Store interface {
 
 // Stats describes a store's size.
 type Stats struct {
-	Rows          int64 // request rows held, sealed and open
-	OpenRows      int64 // rows in the open (in-memory) block
-	WALBytes      int64 // bytes in the write-ahead log
-	DiskBytes     int64 // bytes of sealed files
-	SealedFiles   int64
-	RollupCells   int64
-	AppendBatches int64
+	Rows           int64 // request rows held, sealed and open
+	OpenRows       int64 // rows in the open (in-memory) block
+	WALBytes       int64 // bytes in the write-ahead log
+	DiskBytes      int64 // bytes of sealed files
+	SealedFiles    int64
+	RollupCells    int64
+	AppendBatches  int64
+	LogRows        int64 // log rows held, sealed and open
+	LogRollupCells int64
 }
 
 // Dim names a dimension of the data model.
@@ -163,3 +180,71 @@ type RequestQuery struct {
 	TraceID   string
 	Limit     int // at most this many rows; 0 means 100
 }
+
+// MaxCodesPerCell bounds the distinct error codes a log rollup keeps per
+// bucket and key; lines with further codes are counted under OtherCode, so
+// that a flood of unique codes cannot grow memory without bound.
+const MaxCodesPerCell = 64
+
+// OtherCode is the code under which codes past MaxCodesPerCell are counted.
+const OtherCode = "(other)"
+
+// LogSeries is one group's log points, in time order.
+type LogSeries struct {
+	Key    Key
+	Points []LogPoint
+}
+
+// LogPoint is the log aggregate of one step starting at TS.
+type LogPoint struct {
+	TS time.Time
+	LogAggregate
+}
+
+// LogAggregate summarises a set of log lines.
+type LogAggregate struct {
+	Lines         int64
+	Errors        int64            // lines with an error code
+	ErrorsByClass map[string]int64 // record.ClassBusiness etc., over lines with a code
+	ByLevel       map[string]int64 // record.Level*; lines with no level under LevelUnknown ("")
+	Timeouts      int64
+	Retries       int64
+	// Codes holds the count per error code with its class, most frequent
+	// first (ties by code). After a merge of many buckets it may hold more
+	// than MaxCodesPerCell codes, and OtherCode for what a bucket could not
+	// keep.
+	Codes []CodeCount
+}
+
+// CodeCount is how many lines carried one error code.
+type CodeCount struct {
+	Code  string
+	Class string
+	Count int64
+}
+
+// LogQuery asks for raw log rows, newest first.
+type LogQuery struct {
+	From, To  time.Time
+	Filter    Filter
+	Level     string // exact level; "" any
+	ErrorCode string // exact code; "" any
+	OnlyError bool   // only lines with an error code
+	Contains  string // substring of the message, case-sensitive; "" any
+	Limit     int    // page size; 0 means 100, at most MaxLogLimit
+	// Cursor continues after the last row of a previous page (its
+	// LogPage.Next); "" starts at the newest row.
+	Cursor string
+}
+
+// MaxLogLimit bounds a page of raw logs.
+const MaxLogLimit = 1000
+
+// LogPage is one page of raw logs.
+type LogPage struct {
+	Logs []record.Log
+	Next string // cursor of the next page; "" when this is the last
+}
+
+// ErrBadCursor is returned by Logs for a cursor it did not issue.
+var ErrBadCursor = errors.New("store: bad cursor")
