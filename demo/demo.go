@@ -57,6 +57,11 @@ type Options struct {
 	// Endpoint is the OTLP/HTTP traces URL, e.g.
 	// "http://127.0.0.1:8080/v1/traces". Required.
 	Endpoint string
+	// LogsEndpoint is the Loki push URL the services' log lines go to.
+	// Default: Endpoint with its "/v1/traces" suffix replaced by
+	// "/loki/api/v1/push". NoLogs switches log lines off.
+	LogsEndpoint string
+	NoLogs       bool
 	// Rate is the mean number of spans per second over a day; the actual
 	// rate follows a daily curve (low at night, peaks mid-morning and
 	// evening) with some noise. Default DefaultRate.
@@ -98,6 +103,9 @@ type Stats struct {
 	DroppedBatches atomic.Int64 // requests throttled (429/503), refused or failed, not retried
 	DroppedSpans   atomic.Int64 // spans in those requests
 	Incidents      atomic.Int64 // incidents started
+	LogPushes      atomic.Int64 // Loki pushes answered 2xx
+	LogLines       atomic.Int64 // lines in those pushes
+	DroppedLines   atomic.Int64 // lines in pushes throttled, refused or failed
 	// A request cut short because Run is stopping is counted nowhere: the
 	// server may or may not have kept it.
 }
@@ -132,6 +140,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Stats == nil {
 		o.Stats = new(Stats)
+	}
+	if o.LogsEndpoint == "" {
+		o.LogsEndpoint = strings.TrimSuffix(o.Endpoint, "/v1/traces") + "/loki/api/v1/push"
 	}
 	return o
 }
@@ -268,66 +279,87 @@ type sender struct {
 // maxLoggedBody bounds how much of an error answer is logged.
 const maxLoggedBody = 1024
 
-// send posts b and returns how long to pause before the next request: the
-// server's Retry-After after a 429 or 503, a second after a transport
-// error, else 0.
+// send posts b's spans, then its log lines, and returns how long to pause
+// before the next request: the server's Retry-After after a 429 or 503, a
+// second after a transport error, else 0.
 func (s *sender) send(ctx context.Context, b *batch) time.Duration {
-	opts, logger, stats := s.opts, s.opts.Logger, s.opts.Stats
-	drop := func() {
+	opts, stats := s.opts, s.opts.Stats
+	body, err := s.encode(b.td)
+	enc := ""
+	if opts.Gzip {
+		enc = "gzip"
+	}
+	pause, ok, answer, resp := s.post(ctx, "export", opts.Endpoint, "application/x-protobuf", enc, body, err, b.n)
+	if ok {
+		stats.Requests.Add(1)
+		stats.Spans.Add(int64(b.n))
+		s.partial(resp, answer)
+	} else if pause >= 0 {
 		stats.DroppedBatches.Add(1)
 		stats.DroppedSpans.Add(int64(b.n))
 	}
-	body, err := s.encode(b.td)
-	if err != nil {
-		level.Error(logger).Log("msg", "demo could not encode batch", "err", err)
-		drop()
-		return 0
+	if pause != 0 || opts.NoLogs || b.logs.n == 0 || ctx.Err() != nil {
+		return max(pause, 0)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, opts.Endpoint, bytes.NewReader(body))
-	if err != nil {
-		level.Error(logger).Log("msg", "demo could not build request", "err", err)
-		drop()
-		return time.Second
+	body, err = b.logs.encode()
+	pause, ok, _, _ = s.post(ctx, "log push", opts.LogsEndpoint, "application/x-protobuf", "", body, err, b.logs.n)
+	if ok {
+		stats.LogPushes.Add(1)
+		stats.LogLines.Add(int64(b.logs.n))
+	} else if pause >= 0 {
+		stats.DroppedLines.Add(int64(b.logs.n))
 	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
+	return max(pause, 0)
+}
+
+// post sends one body of n items (encoded with encErr) and reports whether
+// it was answered 2xx, with the answer, and the pause before the next
+// request. A negative pause means the request was cut short because Run is
+// stopping: the server may or may not have kept it, so it counts nowhere.
+func (s *sender) post(ctx context.Context, what, url, contentType, encoding string, body []byte, encErr error, n int) (pause time.Duration, ok bool, answer []byte, resp *http.Response) {
+	opts, logger := s.opts, s.opts.Logger
+	if encErr != nil {
+		level.Error(logger).Log("msg", "demo could not encode "+what, "err", encErr)
+		return 0, false, nil, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		level.Error(logger).Log("msg", "demo could not build "+what+" request", "err", err)
+		return time.Second, false, nil, nil
+	}
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "noctua-demo")
-	if opts.Gzip {
-		req.Header.Set("Content-Encoding", "gzip")
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
 	}
 	if opts.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+opts.Token)
 	}
-	resp, err := opts.Client.Do(req)
+	resp, err = opts.Client.Do(req)
 	if err != nil {
-		if ctx.Err() != nil { // stopping: the server may or may not have kept it
-			return 0
+		if ctx.Err() != nil {
+			return -1, false, nil, nil
 		}
-		drop()
-		level.Warn(logger).Log("msg", "demo export failed", "spans", b.n, "err", err)
-		return time.Second
+		level.Warn(logger).Log("msg", "demo "+what+" failed", "items", n, "err", err)
+		return time.Second, false, nil, nil
 	}
 	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	answer, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // let the connection be reused
 
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
-		stats.Requests.Add(1)
-		stats.Spans.Add(int64(b.n))
-		s.partial(resp, answer)
-		level.Debug(logger).Log("msg", "demo batch sent", "spans", b.n, "bytes", len(body))
-		return 0
+		level.Debug(logger).Log("msg", "demo "+what+" sent", "items", n, "bytes", len(body))
+		return 0, true, answer, resp
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		drop()
 		pause := retryAfter(resp.Header.Get("Retry-After"), opts.Now())
-		level.Warn(logger).Log("msg", "demo export throttled, batch dropped", "status", code, "spans", b.n,
+		level.Warn(logger).Log("msg", "demo "+what+" throttled, dropped", "status", code, "items", n,
 			"pause", pause, "body", clipBody(answer))
-		return pause
+		return pause, false, answer, resp
 	default:
-		drop()
-		level.Warn(logger).Log("msg", "demo export refused, batch dropped", "status", code, "spans", b.n,
+		level.Warn(logger).Log("msg", "demo "+what+" refused, dropped", "status", code, "items", n,
 			"body", clipBody(answer))
-		return 0
+		return 0, false, answer, resp
 	}
 }
 

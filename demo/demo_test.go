@@ -1,6 +1,9 @@
 package demo
 
 import (
+	"github.com/golang/snappy"
+	"github.com/grafana/loki/pkg/push"
+
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -46,11 +49,16 @@ type collector struct {
 	mu       sync.Mutex
 	requests []ptrace.Traces
 	arrivals []time.Time
+	pushes   []push.PushRequest // Loki pushes, not counted in arrivals
 	// answer, if set, chooses the status of the n-th request (from 0).
 	answer func(n int, w http.ResponseWriter) bool
 }
 
 func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/loki/api/v1/push" {
+		c.servePush(w, r)
+		return
+	}
 	c.mu.Lock()
 	n := len(c.arrivals)
 	c.arrivals = append(c.arrivals, time.Now())
@@ -96,6 +104,35 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out, _ := ptraceotlp.NewExportResponse().MarshalProto()
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	w.Write(out)
+}
+
+// servePush decodes a Loki push as Loki does: snappy block, then the push
+// package's protobuf.
+func (c *collector) servePush(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-protobuf" {
+		c.t.Errorf("push Content-Type = %q", ct)
+	}
+	compressed, err := io.ReadAll(r.Body)
+	if err != nil {
+		c.t.Errorf("read push body: %v", err)
+		return
+	}
+	raw, err := snappy.Decode(nil, compressed)
+	if err != nil {
+		c.t.Errorf("push body is not snappy: %v", err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var req push.PushRequest
+	if err := req.Unmarshal(raw); err != nil {
+		c.t.Errorf("push body is not a PushRequest: %v", err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	c.pushes = append(c.pushes, req)
+	c.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (c *collector) snapshot() ([]ptrace.Traces, []time.Time) {

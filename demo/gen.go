@@ -138,6 +138,7 @@ func (g *generator) run(b *batch, end time.Time, budget int) int {
 		sp := b.span(st.a.service)
 		added++
 		g.fillServer(sp, st, tid, sid, parent, t)
+		g.logStep(&b.logs, st, j.id, instance, user, tid, t)
 		attrs := sp.Attributes()
 		if j.id != "" {
 			attrs.PutStr("journey.id", j.id)
@@ -164,6 +165,7 @@ func (g *generator) legacyRun(b *batch, end time.Time, budget int) int {
 	sid := g.spanID()
 	start := end.Add(-st.d)
 	g.fillServer(b.span(a.service), st, tid, sid, pcommon.SpanID{}, start)
+	g.logStep(&b.logs, st, "", "", "", tid, start)
 	if budget > 1 && g.rng.Float64() < 0.3 {
 		g.client(b.span(a.service), st, tid, sid, start)
 		return 2
@@ -434,6 +436,7 @@ type batch struct {
 	td    ptrace.Traces
 	spans map[string]ptrace.SpanSlice
 	n     int
+	logs  logBatch // the log lines of the same requests
 }
 
 func newBatch(m *model) *batch {
