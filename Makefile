@@ -21,8 +21,12 @@ unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
+## fuzz: short runs of the fuzz tests of every decoder of outside input.
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./ingest/otlp/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./ingest/otlp/
+	$(GO) test -run='^$$' -fuzz='^FuzzWireVsPdata$$' -fuzztime=$(FUZZTIME) ./ingest/otlp/
+	$(GO) test -run='^$$' -fuzz='^FuzzPushDecode$$' -fuzztime=$(FUZZTIME) ./ingest/lokipush/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBatch$$' -fuzztime=$(FUZZTIME) ./store/embedded/
 
 ## bench: the whole-system benchmarks of benchmarks/README.md.
 bench:
