@@ -19,9 +19,9 @@ const (
 // rangeCache remembers, per query shape (group-by and filter) and range of
 // complete buckets of one tier, the merged cell of each group. Dashboards
 // ask the same overview every few seconds; only the newest buckets change.
-type rangeCache struct {
+type rangeCache[C any] struct {
 	mu      sync.Mutex
-	entries map[rangeKey]*rangeEntry
+	entries map[rangeKey]*rangeEntry[C]
 	cells   int
 }
 
@@ -31,14 +31,14 @@ type rangeKey struct {
 	shape    string
 }
 
-type rangeEntry struct {
+type rangeEntry[C any] struct {
 	version  uint64 // highest bucket version in the range when computed
 	nbuckets int
 	gids     []int32 // group index in the query that computed it
-	cells    []*cell // read-only once cached
+	cells    []*C    // read-only once cached
 }
 
-func (c *rangeCache) clear() {
+func (c *rangeCache[C]) clear() {
 	c.mu.Lock()
 	c.entries, c.cells = nil, 0
 	c.mu.Unlock()
@@ -73,7 +73,7 @@ func queryShape(q store.RollupQuery) string {
 // cachedRange returns the merged cells of the buckets of tier ti starting in
 // [from, to), computing and caching them when needed. Called with s.mu held
 // for reading.
-func (s *Set) cachedRange(ti int, from, to int64, shape string, groupOf []int32, ngroups int) *rangeEntry {
+func (s *engine[C]) cachedRange(ti int, from, to int64, shape string, groupOf []int32, ngroups int) *rangeEntry[C] {
 	t := s.tiers[ti]
 	var version uint64
 	n := 0
@@ -90,14 +90,14 @@ func (s *Set) cachedRange(ti int, from, to int64, shape string, groupOf []int32,
 	if e != nil && e.version == version && e.nbuckets == n && groupsStable(e, ngroups) {
 		return e
 	}
-	acc := make([]*cell, ngroups)
+	acc := make([]*C, ngroups)
 	dense := ngroups <= maxDenseAccumulators
 	for start := from; start < to; start += t.res {
 		if b := t.buckets[start]; b != nil {
-			mergeBucket(b, groupOf, acc, dense)
+			s.mergeBucket(b, groupOf, acc, dense)
 		}
 	}
-	e = &rangeEntry{version: version, nbuckets: n}
+	e = &rangeEntry[C]{version: version, nbuckets: n}
 	for g, c := range acc {
 		if c != nil {
 			e.gids = append(e.gids, int32(g))
@@ -106,7 +106,7 @@ func (s *Set) cachedRange(ti int, from, to int64, shape string, groupOf []int32,
 	}
 	s.cache.mu.Lock()
 	if s.cache.entries == nil || s.cache.cells+len(e.cells) > maxCachedCells {
-		s.cache.entries, s.cache.cells = make(map[rangeKey]*rangeEntry), 0
+		s.cache.entries, s.cache.cells = make(map[rangeKey]*rangeEntry[C]), 0
 	}
 	if old := s.cache.entries[key]; old != nil {
 		s.cache.cells -= len(old.cells)
@@ -120,6 +120,6 @@ func (s *Set) cachedRange(ti int, from, to int64, shape string, groupOf []int32,
 // groupsStable reports whether the group indexes an entry recorded are
 // still valid: groups are numbered in key order and keys only get added, so
 // a new key can only append groups, and a cached gid stays below ngroups.
-func groupsStable(e *rangeEntry, ngroups int) bool {
+func groupsStable[C any](e *rangeEntry[C], ngroups int) bool {
 	return len(e.gids) == 0 || int(e.gids[len(e.gids)-1]) < ngroups
 }

@@ -1,23 +1,20 @@
-// Package rollup keeps in-memory aggregates of requests per time bucket and
-// per (domain, journey, service, api): count, errors by class, Apdex S/T/F, a
-// DDSketch of the duration in milliseconds (1% relative accuracy), the max
-// duration and a HyperLogLog of distinct hashed users.
+// Package rollup keeps in-memory aggregates per time bucket and per
+// (domain, journey, service, api). For requests (Set): count, errors by
+// class, Apdex S/T/F, a DDSketch of the duration in milliseconds (1%
+// relative accuracy), the max duration and a HyperLogLog of distinct hashed
+// users. For log lines (LogSet): lines, errors by class, lines by level,
+// timeouts, retries and counts per error code.
 //
-// A Set holds several tiers of bucket resolution (by default 10 s, 1 min and
-// 1 h), each with its own retention. A query is answered from the coarsest
-// tier whose buckets fit the step and the range, with finer tiers covering
-// unaligned edges. Rollups resolve time at the finest tier: a range or step
-// that is not a multiple of it is rounded up to its boundaries.
+// Both share one tiered engine, generic over the cell type: a set holds
+// several tiers of bucket resolution (by default 10 s, 1 min and 1 h), each
+// with its own retention. A query is answered from the coarsest tier whose
+// buckets fit the step and the range, with finer tiers covering unaligned
+// edges. Rollups resolve time at the finest tier: a range or step that is
+// not a multiple of it is rounded up to its boundaries.
 package rollup
 
 import (
-	"cmp"
 	"fmt"
-	"math"
-	"runtime"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
@@ -57,97 +54,40 @@ const maxDenseAccumulators = 2048
 // MaxPoints bounds the points one query may ask for (windows × groups).
 const MaxPoints = 1 << 20
 
-type bucket struct {
-	version uint64   // Set.version when the bucket last changed
-	ids     []uint32 // key ids, parallel to cells
-	cells   []*cell
-	index   map[uint32]int32
-}
+// requestMagic starts a persisted request rollup.
+const requestMagic = "NRU1"
 
-func (b *bucket) cell(id uint32) *cell {
-	if i, ok := b.index[id]; ok {
-		return b.cells[i]
-	}
-	c := newCell()
-	b.index[id] = int32(len(b.cells))
-	b.ids = append(b.ids, id)
-	b.cells = append(b.cells, c)
-	return c
-}
-
-type tier struct {
-	res     int64
-	ret     int64
-	cutoff  int64 // buckets starting before it were pruned
-	buckets map[int64]*bucket
-	// hot-path cache
-	lastStart  int64
-	lastBucket *bucket
-}
-
-func (t *tier) bucket(start int64, create bool) *bucket {
-	if t.lastBucket != nil && t.lastStart == start {
-		return t.lastBucket
-	}
-	b := t.buckets[start]
-	if b == nil {
-		if !create {
-			return nil
-		}
-		b = &bucket{index: make(map[uint32]int32)}
-		t.buckets[start] = b
-	}
-	t.lastStart, t.lastBucket = start, b
-	return b
-}
-
-// Set is a tiered rollup. Its methods are safe for concurrent use.
+// Set is a tiered rollup of requests. Its methods are safe for concurrent
+// use.
 type Set struct {
+	engine[cell]
 	mapping mapping.IndexMapping
 	minIdx  float64
-
-	mu      sync.RWMutex
-	tiers   []*tier // finest first
-	keys    []store.Key
-	keyIDs  map[store.Key]uint32
-	maxTS   int64 // newest request seen
-	cells   int64
-	lastKey store.Key
-	lastID  uint32
-	hasLast bool
-	version uint64 // bumped by every change to a bucket
-
-	cache rangeCache
 }
+
+// requestKind is the kind of request cells.
+type requestKind struct{ m mapping.IndexMapping }
+
+func (requestKind) newCell() *cell                                 { return newCell() }
+func (requestKind) newAccumulator(dense bool) *cell                { return newAccumulator(dense) }
+func (requestKind) merge(dst, src *cell)                           { dst.merge(src) }
+func (requestKind) empty(c *cell) bool                             { return c.count == 0 }
+func (k requestKind) appendCell(b []byte, c *cell) ([]byte, error) { return c.appendBinary(b, k.m) }
+func (k requestKind) decodeCell(d *decoder) (*cell, error)         { return decodeCell(d, k.m) }
 
 // New returns an empty Set with the given tiers (DefaultTiers(0) when none).
 // It returns an error when a tier's resolution is not a positive multiple of
 // the previous one.
 func New(tiers []Tier) (*Set, error) {
-	if len(tiers) == 0 {
-		tiers = DefaultTiers(0)
-	}
 	m, err := mapping.NewLogarithmicMapping(RelativeAccuracy)
 	if err != nil {
 		return nil, fmt.Errorf("rollup: mapping: %w", err)
 	}
-	s := &Set{mapping: m, minIdx: m.MinIndexableValue(), keyIDs: make(map[store.Key]uint32), maxTS: math.MinInt64}
-	for i, t := range tiers {
-		if t.Res <= 0 || i > 0 && t.Res%tiers[i-1].Res != 0 {
-			return nil, fmt.Errorf("rollup: tier %d: resolution %v must be a positive multiple of the previous one", i, t.Res)
-		}
-		s.tiers = append(s.tiers, &tier{res: int64(t.Res), ret: int64(t.Retention), cutoff: math.MinInt64, buckets: make(map[int64]*bucket)})
+	s := &Set{mapping: m, minIdx: m.MinIndexableValue()}
+	if err := s.init(tiers, requestKind{m}, requestMagic); err != nil {
+		return nil, err
 	}
 	return s, nil
-}
-
-// Tiers returns the resolutions of s, finest first.
-func (s *Set) Tiers() []time.Duration {
-	out := make([]time.Duration, len(s.tiers))
-	for i, t := range s.tiers {
-		out[i] = time.Duration(t.res)
-	}
-	return out
 }
 
 func floorDiv(a, b int64) int64 {
@@ -166,23 +106,6 @@ func alignUp(v, r int64) int64 {
 		return v
 	}
 	return d + r
-}
-
-func (s *Set) keyID(k store.Key) uint32 {
-	if s.hasLast && k == s.lastKey {
-		return s.lastID
-	}
-	id, ok := s.keyIDs[k]
-	if !ok {
-		// The caller's strings may view a reused buffer: keep copies.
-		k = store.Key{Domain: strings.Clone(k.Domain), Journey: strings.Clone(k.Journey),
-			Service: strings.Clone(k.Service), API: strings.Clone(k.API)}
-		id = uint32(len(s.keys))
-		s.keys = append(s.keys, k)
-		s.keyIDs[k] = id
-	}
-	s.lastKey, s.lastID, s.hasLast = k, id, true
-	return id
 }
 
 // Add aggregates rs into every tier. It keeps nothing of rs.
@@ -208,194 +131,26 @@ func (s *Set) addLocked(r *record.Request) {
 		s.maxTS = r.TS
 	}
 	for _, t := range s.tiers {
-		start := alignDown(r.TS, t.res)
-		if start < t.cutoff {
-			continue
-		}
-		b := t.bucket(start, true)
-		s.version++
-		b.version = s.version
-		n := len(b.cells)
-		b.cell(id).add(&sm)
-		if len(b.cells) != n {
-			s.cells++
+		if c := s.cellFor(t, r.TS, id); c != nil {
+			c.add(&sm)
 		}
 	}
-}
-
-// Prune drops the buckets of each tier that lie wholly before
-// now − that tier's retention, and returns how many cells it dropped.
-func (s *Set) Prune(now time.Time) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	dropped := 0
-	for _, t := range s.tiers {
-		if t.ret <= 0 {
-			continue
-		}
-		cut := alignDown(now.UnixNano()-t.ret, t.res)
-		if cut <= t.cutoff {
-			continue
-		}
-		t.cutoff = cut
-		for start, b := range t.buckets {
-			if start < cut {
-				dropped += len(b.cells)
-				delete(t.buckets, start)
-			}
-		}
-		t.lastBucket = nil
-	}
-	s.cells -= int64(dropped)
-	s.cache.clear()
-	return dropped
-}
-
-// Cells returns the number of cells held across tiers.
-func (s *Set) Cells() int64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.cells
 }
 
 // Query aggregates the cells matching q.Filter over [q.From, q.To), grouped
 // by q.GroupBy, one point per q.Step (one for the whole range when Step is
 // 0). Series are sorted by key; buckets without requests are omitted.
 func (s *Set) Query(q store.RollupQuery) ([]store.Series, error) {
-	for _, d := range q.GroupBy {
-		switch d {
-		case store.DimDomain, store.DimJourney, store.DimService, store.DimAPI:
-		default:
-			return nil, fmt.Errorf("rollup: unknown group-by dimension %q", d)
-		}
-	}
-	if q.Step < 0 {
-		return nil, fmt.Errorf("rollup: negative step %v", q.Step)
-	}
-	r0 := s.tiers[0].res
-	from, to := alignUp(q.From.UnixNano(), r0), alignUp(q.To.UnixNano(), r0)
-	if to <= from {
-		return nil, nil
-	}
-	step := to - from
-	if q.Step > 0 {
-		step = alignUp(int64(q.Step), r0)
-	}
-	windows := int((to - from + step - 1) / step)
-
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-
-	// Resolve each key to its group once.
-	groupOf := make([]int32, len(s.keys))
-	groupIDs := make(map[store.Key]int32)
-	var groups []store.Key
-	for id, k := range s.keys {
-		if !q.Filter.Match(k.Domain, k.Journey, k.Service, k.API) {
-			groupOf[id] = -1
-			continue
-		}
-		g := groupKey(k, q.GroupBy)
-		gid, ok := groupIDs[g]
-		if !ok {
-			gid = int32(len(groups))
-			groupIDs[g] = gid
-			groups = append(groups, g)
-		}
-		groupOf[id] = gid
+	r, err := s.query(q)
+	if r == nil || err != nil {
+		return nil, err
 	}
-	if len(groups) == 0 {
-		return nil, nil
-	}
-	if windows*len(groups) > MaxPoints {
-		return nil, fmt.Errorf("rollup: query asks for %d windows × %d groups, more than %d points", windows, len(groups), MaxPoints)
-	}
-	shape := queryShape(q)
-	accs := make([]*cell, windows*len(groups))
-	dense := len(accs) <= maxDenseAccumulators
-	var pieces []piece
-	for w := range windows {
-		ws := from + int64(w)*step
-		pieces = s.decompose(ws, min(ws+step, to), len(s.tiers)-1, pieces[:0])
-		acc := accs[w*len(groups) : (w+1)*len(groups)]
-		for _, p := range pieces {
-			t := s.tiers[p.tier]
-			// Buckets older than the newest request are complete as far as
-			// anyone knows: their merge is cached (it is checked against the
-			// buckets' versions, so late data only costs a recomputation).
-			complete := min(p.to, alignDown(s.maxTS, t.res))
-			if (complete-p.from)/t.res >= minCachedBuckets {
-				e := s.cachedRange(p.tier, p.from, complete, shape, groupOf, len(groups))
-				for j, gid := range e.gids {
-					if acc[gid] == nil {
-						acc[gid] = newAccumulator(dense)
-					}
-					acc[gid].merge(e.cells[j])
-				}
-				p.from = complete
-			}
-			for start := p.from; start < p.to; start += t.res {
-				if b := t.buckets[start]; b != nil {
-					mergeBucket(b, groupOf, acc, dense)
-				}
-			}
-		}
-	}
-	aggs := s.aggregateAll(accs)
-	out := make([]store.Series, len(groups))
-	for g, k := range groups {
-		out[g].Key = k
-		for w := range windows {
-			if i := w*len(groups) + g; accs[i] != nil && accs[i].count > 0 {
-				out[g].Points = append(out[g].Points, store.Point{
-					TS:        time.Unix(0, from+int64(w)*step).UTC(),
-					Aggregate: aggs[i],
-				})
-			}
-		}
-	}
-	out = slices.DeleteFunc(out, func(sr store.Series) bool { return len(sr.Points) == 0 })
-	slices.SortFunc(out, func(a, b store.Series) int {
-		return cmp.Or(cmp.Compare(a.Key.Domain, b.Key.Domain), cmp.Compare(a.Key.Journey, b.Key.Journey),
-			cmp.Compare(a.Key.Service, b.Key.Service), cmp.Compare(a.Key.API, b.Key.API))
-	})
-	return out, nil
-}
-
-// aggregateAll renders the non-empty accumulators, spreading the work over
-// the CPUs.
-func (s *Set) aggregateAll(accs []*cell) []store.Aggregate {
-	aggs := make([]store.Aggregate, len(accs))
-	workers := min(runtime.GOMAXPROCS(0), 8, max(1, len(accs)/8))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var e estimator
-			for i := w; i < len(accs); i += workers {
-				if c := accs[i]; c != nil && c.count > 0 {
-					aggs[i] = c.aggregate(s.mapping, &e)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return aggs
-}
-
-// mergeBucket merges the cells of b into the accumulators of their groups.
-func mergeBucket(b *bucket, groupOf []int32, acc []*cell, dense bool) {
-	for i, id := range b.ids {
-		g := groupOf[id]
-		if g < 0 {
-			continue
-		}
-		if acc[g] == nil {
-			acc[g] = newAccumulator(dense)
-		}
-		acc[g].merge(b.cells[i])
-	}
+	aggs := renderAll(&s.engine, r.accs, func(c *cell, e *estimator) store.Aggregate { return c.aggregate(s.mapping, e) })
+	return seriesOf(&s.engine, r, aggs,
+		func(ts time.Time, a store.Aggregate) store.Point { return store.Point{TS: ts, Aggregate: a} },
+		func(k store.Key, pts []store.Point) store.Series { return store.Series{Key: k, Points: pts} }), nil
 }
 
 func groupKey(k store.Key, by []store.Dim) store.Key {
@@ -419,26 +174,4 @@ func groupKey(k store.Key, by []store.Dim) store.Key {
 type piece struct {
 	tier     int
 	from, to int64
-}
-
-// decompose covers [a, b) with the coarsest buckets that fit, using finer
-// tiers for the unaligned edges. a and b are aligned to the finest tier, so
-// the newest, still changing data is always read from small fine buckets
-// while the complete coarse ranges before it come from the range cache.
-func (s *Set) decompose(a, b int64, ti int, dst []piece) []piece {
-	if a >= b {
-		return dst
-	}
-	if ti == 0 {
-		return append(dst, piece{0, max(a, s.tiers[0].cutoff), b})
-	}
-	t := s.tiers[ti]
-	ca := max(alignUp(a, t.res), t.cutoff)
-	cb := alignDown(b, t.res)
-	if ca >= cb {
-		return s.decompose(a, b, ti-1, dst)
-	}
-	dst = s.decompose(a, ca, ti-1, dst)
-	dst = append(dst, piece{ti, ca, cb})
-	return s.decompose(cb, b, ti-1, dst)
 }

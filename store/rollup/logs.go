@@ -1,0 +1,277 @@
+package rollup
+
+import (
+	"cmp"
+	"encoding/binary"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store"
+)
+
+// logMagic starts a persisted log rollup.
+const logMagic = "NRL1"
+
+// levels lists the log levels a cell counts, LevelUnknown first: a line with
+// any other level is counted as unknown.
+var levels = [...]string{record.LevelUnknown, record.LevelDebug, record.LevelInfo, record.LevelWarn, record.LevelError, record.LevelFatal}
+
+func levelIndex(l string) int {
+	for i, v := range levels {
+		if v == l {
+			return i
+		}
+	}
+	return 0
+}
+
+// codeCount is the count of one (code, class) in a log cell.
+type codeCount struct {
+	code, class string
+	n           int64
+}
+
+// logCell is the aggregate of the log lines of one key in one bucket.
+type logCell struct {
+	lines    int64
+	errors   int64 // lines with an error code
+	timeouts int64
+	retries  int64
+	byClass  [3]int64 // indexed like record.Classes, over lines with a code
+	byLevel  [len(levels)]int64
+	codes    []codeCount // at most store.MaxCodesPerCell unless unbounded
+	other    int64       // lines whose code a full cell could not keep
+	// unbounded marks a query's accumulator, which keeps every code it is
+	// given; index then finds them once there are many.
+	unbounded bool
+	index     map[codeKey]int32
+}
+
+type codeKey struct{ code, class string }
+
+// find returns the index of (code, class) in c.codes, or -1.
+func (c *logCell) find(code, class string) int {
+	if c.index != nil {
+		if i, ok := c.index[codeKey{code, class}]; ok {
+			return int(i)
+		}
+		return -1
+	}
+	for i := range c.codes {
+		if c.codes[i].code == code && c.codes[i].class == class {
+			return i
+		}
+	}
+	return -1
+}
+
+// addCode counts n lines of (code, class). A bucket cell that already
+// holds MaxCodesPerCell codes counts new ones under other; clone says the
+// strings must be copied before they are kept.
+func (c *logCell) addCode(code, class string, n int64, clone bool) {
+	if i := c.find(code, class); i >= 0 {
+		c.codes[i].n += n
+		return
+	}
+	if !c.unbounded && len(c.codes) >= store.MaxCodesPerCell {
+		c.other += n
+		return
+	}
+	if clone {
+		code, class = strings.Clone(code), canonicalClass(class)
+	}
+	c.codes = append(c.codes, codeCount{code: code, class: class, n: n})
+	if c.unbounded && c.index == nil && len(c.codes) > 16 {
+		c.index = make(map[codeKey]int32, 2*len(c.codes))
+		for i, cc := range c.codes {
+			c.index[codeKey{cc.code, cc.class}] = int32(i)
+		}
+	} else if c.index != nil {
+		c.index[codeKey{code, class}] = int32(len(c.codes) - 1)
+	}
+}
+
+// canonicalClass returns the constant for a known class, else a copy.
+func canonicalClass(class string) string {
+	if i := classIndex(class); i >= 0 {
+		return record.Classes[i]
+	}
+	return strings.Clone(class)
+}
+
+func (c *logCell) add(l *record.Log) {
+	c.lines++
+	c.byLevel[levelIndex(l.Level)]++
+	if l.Timeout {
+		c.timeouts++
+	}
+	if l.Retry {
+		c.retries++
+	}
+	if l.ErrorCode == "" {
+		return
+	}
+	c.errors++
+	if i := classIndex(l.ErrorClass); i >= 0 {
+		c.byClass[i]++
+	}
+	c.addCode(l.ErrorCode, l.ErrorClass, 1, true)
+}
+
+func (c *logCell) merge(o *logCell) {
+	c.lines += o.lines
+	c.errors += o.errors
+	c.timeouts += o.timeouts
+	c.retries += o.retries
+	for i := range c.byClass {
+		c.byClass[i] += o.byClass[i]
+	}
+	for i := range c.byLevel {
+		c.byLevel[i] += o.byLevel[i]
+	}
+	for _, cc := range o.codes {
+		// o's strings are its own copies and immutable: no clone needed.
+		c.addCode(cc.code, cc.class, cc.n, false)
+	}
+	c.other += o.other
+}
+
+func (c *logCell) aggregate() store.LogAggregate {
+	a := store.LogAggregate{
+		Lines: c.lines, Errors: c.errors, Timeouts: c.timeouts, Retries: c.retries,
+		ErrorsByClass: map[string]int64{
+			record.ClassBusiness:    c.byClass[0],
+			record.ClassApplication: c.byClass[1],
+			record.ClassSystem:      c.byClass[2],
+		},
+		ByLevel: make(map[string]int64),
+	}
+	for i, n := range c.byLevel {
+		if n > 0 {
+			a.ByLevel[levels[i]] = n
+		}
+	}
+	a.Codes = make([]store.CodeCount, 0, len(c.codes)+1)
+	for _, cc := range c.codes {
+		a.Codes = append(a.Codes, store.CodeCount{Code: cc.code, Class: cc.class, Count: cc.n})
+	}
+	if c.other > 0 {
+		a.Codes = append(a.Codes, store.CodeCount{Code: store.OtherCode, Count: c.other})
+	}
+	slices.SortFunc(a.Codes, func(x, y store.CodeCount) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Code, y.Code), cmp.Compare(x.Class, y.Class))
+	})
+	return a
+}
+
+// Log cell encoding: uvarints for the counters, then the codes as
+// (code, class, count) and the count of other codes.
+
+func (c *logCell) appendBinary(b []byte) []byte {
+	for _, v := range [...]int64{c.lines, c.errors, c.timeouts, c.retries} {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	for _, v := range c.byClass {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	for _, v := range c.byLevel {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	b = binary.AppendUvarint(b, uint64(len(c.codes)))
+	for _, cc := range c.codes {
+		for _, s := range [...]string{cc.code, cc.class} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+		b = binary.AppendUvarint(b, uint64(cc.n))
+	}
+	return binary.AppendUvarint(b, uint64(c.other))
+}
+
+func decodeLogCell(d *decoder) (*logCell, error) {
+	c := &logCell{}
+	for _, p := range [...]*int64{&c.lines, &c.errors, &c.timeouts, &c.retries} {
+		*p = int64(d.uvarint())
+	}
+	for i := range c.byClass {
+		c.byClass[i] = int64(d.uvarint())
+	}
+	for i := range c.byLevel {
+		c.byLevel[i] = int64(d.uvarint())
+	}
+	n := d.uvarint()
+	if n > store.MaxCodesPerCell {
+		n = 0
+		d.err = errShort
+	}
+	for range n {
+		code, class := d.str(), canonicalClass(d.str())
+		c.codes = append(c.codes, codeCount{code: code, class: class, n: int64(d.uvarint())})
+	}
+	c.other = int64(d.uvarint())
+	return c, d.err
+}
+
+// logKind is the kind of log cells.
+type logKind struct{}
+
+func (logKind) newCell() *logCell                               { return &logCell{} }
+func (logKind) newAccumulator(bool) *logCell                    { return &logCell{unbounded: true} }
+func (logKind) merge(dst, src *logCell)                         { dst.merge(src) }
+func (logKind) empty(c *logCell) bool                           { return c.lines == 0 }
+func (logKind) appendCell(b []byte, c *logCell) ([]byte, error) { return c.appendBinary(b), nil }
+func (logKind) decodeCell(d *decoder) (*logCell, error)         { return decodeLogCell(d) }
+
+// LogSet is a tiered rollup of log lines per (domain, journey, service,
+// api): lines, errors by class, lines by level, timeouts, retries and the
+// count per error code (at most store.MaxCodesPerCell codes per bucket and
+// key, the rest under store.OtherCode). It shares tiers, queries, the range
+// cache and persistence with Set. Its methods are safe for concurrent use.
+type LogSet struct {
+	engine[logCell]
+}
+
+// NewLogSet returns an empty LogSet with the given tiers (DefaultTiers(0)
+// when none), or an error for tiers New would refuse.
+func NewLogSet(tiers []Tier) (*LogSet, error) {
+	s := &LogSet{}
+	if err := s.init(tiers, logKind{}, logMagic); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Add aggregates ls into every tier. It keeps nothing of ls: the codes it
+// keeps are copied.
+func (s *LogSet) Add(ls []record.Log) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range ls {
+		l := &ls[i]
+		id := s.keyID(store.Key{Domain: l.Domain, Journey: l.Journey, Service: l.Service, API: l.API})
+		s.maxTS = max(s.maxTS, l.TS)
+		for _, t := range s.tiers {
+			if c := s.cellFor(t, l.TS, id); c != nil {
+				c.add(l)
+			}
+		}
+	}
+}
+
+// Query answers q over log lines exactly as Set.Query does over requests.
+func (s *LogSet) Query(q store.RollupQuery) ([]store.LogSeries, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, err := s.query(q)
+	if r == nil || err != nil {
+		return nil, err
+	}
+	aggs := renderAll(&s.engine, r.accs, func(c *logCell, _ *estimator) store.LogAggregate { return c.aggregate() })
+	return seriesOf(&s.engine, r, aggs,
+		func(ts time.Time, a store.LogAggregate) store.LogPoint {
+			return store.LogPoint{TS: ts, LogAggregate: a}
+		},
+		func(k store.Key, pts []store.LogPoint) store.LogSeries { return store.LogSeries{Key: k, Points: pts} }), nil
+}
