@@ -1,5 +1,6 @@
 // Package api serves Noctua's REST JSON API: the overview, domain and journey
-// views, raw request drill-down and the caller's identity, all scoped by
+// views, raw request drill-down, error-code breakdowns and raw log search
+// from the logs, and the caller's identity, all scoped by
 // bearer token (a NOC token sees every domain, a squad token its own domain
 // only — enforced here, on the server, for every endpoint).
 //
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/record"
@@ -22,8 +24,8 @@ import (
 )
 
 // Sentinel errors. Handlers map them to HTTP statuses with errors.Is:
-// ErrBadRequest 400, ErrUnauthorized 401, ErrForbidden 403, ErrNotFound 404;
-// anything else is 500 (503 for store.ErrClosed). The websocket hub sends
+// ErrBadRequest 400, ErrUnauthorized 401, ErrForbidden 403, ErrNotFound 404,
+// ErrNoLogs 501; anything else is 500 (503 for store.ErrClosed). The websocket hub sends
 // their messages back in "error" frames.
 var (
 	ErrBadRequest   = errors.New("bad request")
@@ -32,10 +34,19 @@ var (
 	ErrNotFound     = errors.New("not found")
 )
 
+// ErrNoLogs is returned by the log endpoints when the store answers no log
+// queries (it is mapped to 501). The views then carry empty log data.
+var ErrNoLogs = errors.New("not implemented: the store answers no log queries")
+
 // Options holds the API's dependencies. Zero values get defaults.
 type Options struct {
 	Logger log.Logger       // default: log.NewNopLogger()
 	Now    func() time.Time // default: time.Now
+	// Logs answers the log queries (error codes, raw logs). Default: the
+	// Querier given to New when it implements store.LogQuerier; otherwise
+	// none (a warning is logged, the log endpoints answer ErrNoLogs and the
+	// views carry empty log data).
+	Logs store.LogQuerier
 }
 
 // API serves the REST endpoints and computes the views. It is safe for
@@ -43,6 +54,7 @@ type Options struct {
 type API struct {
 	cfg    *config.Config
 	q      store.Querier
+	logs   store.LogQuerier // nil: no log queries
 	logger log.Logger
 	now    func() time.Time
 	ts     *transform.ApdexTs
@@ -73,7 +85,8 @@ type stepInfo struct {
 	t                    time.Duration
 }
 
-// New returns an API reading q under the configuration cfg, which must be
+// New returns an API reading q (and its logs from opts.Logs, by default q
+// itself when it is a Backend) under the configuration cfg, which must be
 // validated and must not change afterwards.
 func New(cfg *config.Config, q store.Querier, opts Options) *API {
 	if opts.Logger == nil {
@@ -82,9 +95,17 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Logs == nil {
+		if lq, ok := q.(store.LogQuerier); ok {
+			opts.Logs = lq
+		} else {
+			level.Warn(opts.Logger).Log("msg", "store answers no log queries: /api/v1/errors and /api/v1/logs answer 501, views show no log data")
+		}
+	}
 	a := &API{
 		cfg:      cfg,
 		q:        q,
+		logs:     opts.Logs,
 		logger:   opts.Logger,
 		now:      opts.Now,
 		ts:       transform.NewApdexTs(cfg),

@@ -27,6 +27,8 @@ const AuthHeader = "X-Noctua-Auth"
 //	GET /api/v1/domains/{domain}
 //	GET /api/v1/journeys/{journey}
 //	GET /api/v1/requests
+//	GET /api/v1/errors
+//	GET /api/v1/logs
 func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/whoami", a.handle(a.whoami))
 	mux.Handle("GET /api/v1/overview", a.handle(a.overview))
@@ -34,6 +36,8 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/domains/{domain}", a.handle(a.domain))
 	mux.Handle("GET /api/v1/journeys/{journey}", a.handle(a.journey))
 	mux.Handle("GET /api/v1/requests", a.handle(a.requests))
+	mux.Handle("GET /api/v1/errors", a.handle(a.errorCodes))
+	mux.Handle("GET /api/v1/logs", a.handle(a.logRows))
 }
 
 // handlerFunc computes a response body for an authenticated caller.
@@ -79,6 +83,8 @@ func Status(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, ErrNoLogs):
+		return http.StatusNotImplemented
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
@@ -90,7 +96,7 @@ func Status(err error) int {
 func (a *API) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	code := Status(err)
 	msg := err.Error()
-	if code >= 500 {
+	if code >= 500 && code != http.StatusNotImplemented {
 		level.Error(a.logger).Log("msg", "request failed", "path", r.URL.Path, "err", err)
 		msg = http.StatusText(code)
 	}

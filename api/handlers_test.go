@@ -28,7 +28,7 @@ func newTestServer(t *testing.T) *httptestServer {
 func TestAuth(t *testing.T) {
 	srv := newTestServer(t)
 	for _, path := range []string{"/api/v1/whoami", "/api/v1/overview", "/api/v1/domains", "/api/v1/domains/payments",
-		"/api/v1/journeys/pay-bill", "/api/v1/requests"} {
+		"/api/v1/journeys/pay-bill", "/api/v1/requests", "/api/v1/errors", "/api/v1/logs"} {
 		var e api.ErrorBody
 		code, resp := get(t, srv.Server, path, "", &e)
 		if code != http.StatusUnauthorized || e.Error == "" || resp.Header.Get("WWW-Authenticate") == "" {

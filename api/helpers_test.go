@@ -17,17 +17,36 @@ import (
 )
 
 // backend opens a store.Querier holding rows. exact is true when quantiles
-// are exact (otherwise within 1%).
+// are exact (otherwise within 1%). openLogs, when set, opens one holding
+// rows and logs that also implements store.LogQuerier (it skips the test
+// when the backend cannot hold logs yet).
 type backend struct {
-	name  string
-	exact bool
-	open  func(tb testing.TB, rows []record.Request) store.Querier
+	name     string
+	exact    bool
+	open     func(tb testing.TB, rows []record.Request) store.Querier
+	openLogs func(tb testing.TB, rows []record.Request, logs []record.Log) store.Querier
 }
 
 func backends() []backend {
-	return append([]backend{{name: "mem", exact: true, open: func(_ testing.TB, rows []record.Request) store.Querier {
-		return memquery.New(rows...)
-	}}}, extraBackends()...)
+	return append([]backend{{name: "mem", exact: true,
+		open: func(_ testing.TB, rows []record.Request) store.Querier { return memquery.New(rows...) },
+		openLogs: func(_ testing.TB, rows []record.Request, logs []record.Log) store.Querier {
+			return memquery.New(rows...).WithLogs(logs...)
+		}}}, extraBackends()...)
+}
+
+// forEachLogBackend runs f as a subtest against every backend that can
+// hold logs, each holding apitest.Rows() and apitest.LogRows().
+func forEachLogBackend(t *testing.T, f func(t *testing.T, a *api.API)) {
+	for _, b := range backends() {
+		if b.openLogs == nil {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			q := b.openLogs(t, apitest.Rows(), apitest.LogRows())
+			f(t, newAPI(t, apitest.Config(t), q))
+		})
+	}
 }
 
 // forEachBackend runs f as a subtest against every backend, each holding

@@ -28,6 +28,9 @@ type Overview struct {
 	// least one step in a visible domain, and journeys seen in the data.
 	// A squad sees only its own domains' requests in them.
 	Journeys []JourneyRow `json:"journeys"`
+	// Logs sums the logs of every domain in scope; its codes (at most
+	// TopCodesTotal) name the domains they came from.
+	Logs *LogSummary `json:"logs"`
 }
 
 // DomainRow is one domain's tile.
@@ -40,6 +43,9 @@ type DomainRow struct {
 	// Series is the sparkline, one point per step with requests (empty
 	// steps are omitted); absent without a step.
 	Series []Point `json:"series,omitempty"`
+	// Logs is what the domain's logs say: error codes (at most TopCodesRow
+	// in the overview, TopCodesTotal in the domain view), timeouts, retries.
+	Logs *LogSummary `json:"logs"`
 }
 
 // JourneyRow is one journey's tile.
@@ -66,6 +72,9 @@ type APIRow struct {
 	API     string `json:"api"`
 	Step    *int   `json:"step,omitempty"`
 	Metrics
+	// Logs, in the domain view only, is what the API's logs say: its top
+	// error codes (at most TopCodesRow), timeouts and retries.
+	Logs *LogSummary `json:"logs,omitempty"`
 }
 
 // DomainView is one squad's page.
@@ -78,7 +87,9 @@ type DomainView struct {
 	// domain's default T (t_mixed when its APIs differ).
 	Domain DomainRow `json:"domain"`
 	// APIs lists every configured API (even with no traffic) and every API
-	// seen in the data, worst health first; Apdex against each API's own T.
+	// seen in the requests or the logs, worst health first; Apdex against
+	// each API's own T. Log lines that name no API form a row with an empty
+	// api.
 	APIs []APIRow `json:"apis"`
 	// Journeys lists the journeys with steps or data in this domain, with
 	// this domain's requests only.
@@ -130,23 +141,53 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 			series[s.Key.Domain] = points(s.Points)
 		}
 	}
-	ov := &Overview{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope,
-		Domains: []DomainRow{}, Journeys: []JourneyRow{}}
-	for _, d := range a.cfg.Domains {
-		if !scope.CanSee(d.ID) {
-			continue
+	logSeries, err := a.logRollup(ctx, r, 0, allowed, store.DimDomain)
+	if err != nil {
+		return nil, err
+	}
+	domLogs := map[string]*logAgg{}
+	var allLogs logAgg
+	for _, s := range logSeries {
+		if !scope.CanSee(s.Key.Domain) {
+			continue // defence in depth: a backend that ignored the allowlist
 		}
-		row := a.domainRow(d.ID, domAgg[d.ID], r.Span())
-		row.Series = series[d.ID]
+		l := domLogs[s.Key.Domain]
+		if l == nil {
+			l = &logAgg{}
+			domLogs[s.Key.Domain] = l
+		}
+		l.addSeries(s)
+		allLogs.addSeries(s)
+	}
+	ov := &Overview{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope,
+		Domains: []DomainRow{}, Journeys: []JourneyRow{}, Logs: allLogs.summary(TopCodesTotal)}
+	ov.Logs.Codes = topCodesAcross(domLogs, &allLogs, TopCodesTotal)
+	addRow := func(id string) {
+		row := a.domainRow(id, domAgg[id], r.Span())
+		row.Series = series[id]
+		row.Logs = emptyLogs()
+		if l := domLogs[id]; l != nil {
+			row.Logs = l.summary(TopCodesRow)
+		}
 		ov.Domains = append(ov.Domains, row)
 	}
+	for _, d := range a.cfg.Domains {
+		if scope.CanSee(d.ID) {
+			addRow(d.ID)
+		}
+	}
 	// Unassigned (and, defensively, any domain the configuration no longer
-	// has) appears only when it has data in scope.
-	for _, id := range sortedKeys(domAgg) {
-		if a.cfg.Domain(id) == nil && scope.CanSee(id) && domAgg[id].Count > 0 {
-			row := a.domainRow(id, domAgg[id], r.Span())
-			row.Series = series[id]
-			ov.Domains = append(ov.Domains, row)
+	// has) appears only when it has requests or logs in scope.
+	others := map[string]bool{}
+	for id, ag := range domAgg {
+		others[id] = ag.Count > 0
+	}
+	for id, l := range domLogs {
+		others[id] = others[id] || l.Lines > 0
+	}
+	for _, id := range sortedKeys(others) {
+		if a.cfg.Domain(id) == nil && scope.CanSee(id) && others[id] {
+			addRow(id)
 		}
 	}
 	sort.SliceStable(ov.Domains, func(i, j int) bool {
@@ -261,11 +302,36 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 	for _, s := range byAPI {
 		agg[sa{s.Key.Service, s.Key.API}] = total(s)
 	}
+	// One log rollup per view: by API, summed for the domain's totals.
+	logsByAPI, err := a.logRollup(ctx, r, 0, f, store.DimService, store.DimAPI)
+	if err != nil {
+		return nil, err
+	}
+	apiLogs := map[sa]*logAgg{}
+	var domLogs logAgg
+	for _, s := range logsByAPI {
+		k := sa{s.Key.Service, s.Key.API}
+		l := apiLogs[k]
+		if l == nil {
+			l = &logAgg{}
+			apiLogs[k] = l
+		}
+		l.addSeries(s)
+		domLogs.addSeries(s)
+		if _, ok := agg[k]; !ok {
+			agg[k] = store.Aggregate{} // an API seen only in the logs
+		}
+	}
+	v.Domain.Logs = domLogs.summary(TopCodesTotal)
 	v.APIs = []APIRow{}
 	add := func(k sa) {
 		t := domainT{t: a.ts.T(domain, k.service, k.api)}
-		v.APIs = append(v.APIs, APIRow{Domain: domain, Service: k.service, API: k.api,
-			Metrics: a.metrics(agg[k], r.Span(), t)})
+		row := APIRow{Domain: domain, Service: k.service, API: k.api,
+			Metrics: a.metrics(agg[k], r.Span(), t), Logs: emptyLogs()}
+		if l := apiLogs[k]; l != nil {
+			row.Logs = l.summary(TopCodesRow)
+		}
+		v.APIs = append(v.APIs, row)
 		delete(agg, k)
 	}
 	if d := a.cfg.Domain(domain); d != nil {

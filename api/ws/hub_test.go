@@ -34,7 +34,8 @@ type envelope struct {
 
 func realViewer(tb testing.TB) *api.API {
 	tb.Helper()
-	return api.New(apitest.Config(tb), memquery.New(apitest.Rows()...), api.Options{Now: apitest.Now})
+	q := memquery.New(apitest.Rows()...).WithLogs(apitest.LogRows()...)
+	return api.New(apitest.Config(tb), q, api.Options{Now: apitest.Now})
 }
 
 // start runs a hub for v on an httptest server at /ws.
@@ -149,6 +150,63 @@ func TestSnapshotThenUpdates(t *testing.T) {
 		if e := readType(t, c, &seq, "update"); e.ID != "s2" {
 			t.Fatalf("update for %s after unsubscribe", e.ID)
 		}
+	}
+}
+
+// TestSnapshotsCarryErrorCodes checks that the overview and domain views
+// carry the logs' error codes, timeouts and retries over the websocket
+// (exact numbers: see apitest.LogRows), also for a squad.
+func TestSnapshotsCarryErrorCodes(t *testing.T) {
+	_, srv := start(t, realViewer(t), ws.Options{Interval: time.Hour, Heartbeat: time.Hour})
+	c := dial(t, srv, apitest.NOCToken)
+	var seq uint64
+	send(t, c, `{"type":"subscribe","id":"ov","view":"overview","range":"15m"}`)
+	var ov api.Overview
+	if err := json.Unmarshal(readType(t, c, &seq, "snapshot").Data, &ov); err != nil {
+		t.Fatal(err)
+	}
+	l := ov.Logs
+	if l == nil || l.Lines != 49 || l.Errors != 30 || l.Timeouts != 14 || l.Retries != 6 || len(l.Codes) != 5 {
+		t.Fatalf("overview logs = %+v", l)
+	}
+	if c0 := l.Codes[0]; c0.Code != apitest.CodePayTimeout || c0.Class != "system" || c0.Count != 10 ||
+		c0.Share != 10.0/30 || len(c0.Domains) != 2 || c0.Domains[0] != "payments" || c0.Domains[1] != "unassigned" {
+		t.Errorf("top code = %+v", c0)
+	}
+	for _, d := range ov.Domains {
+		if d.ID == "registration" && (d.Logs == nil || d.Logs.Errors != 10 || d.Logs.Timeouts != 4 ||
+			d.Logs.Codes[0].Code != apitest.CodeLocked || d.Logs.Codes[0].Count != 6) {
+			t.Errorf("registration tile logs = %+v", d.Logs)
+		}
+	}
+
+	send(t, c, `{"type":"subscribe","id":"dom","view":"domain","domain":"payments"}`)
+	var dv api.DomainView
+	if err := json.Unmarshal(readType(t, c, &seq, "snapshot").Data, &dv); err != nil {
+		t.Fatal(err)
+	}
+	if dv.Domain.Logs == nil || dv.Domain.Logs.Errors != 18 || dv.Domain.Logs.Retries != 6 {
+		t.Fatalf("domain logs = %+v", dv.Domain.Logs)
+	}
+	if len(dv.APIs) != 2 || dv.APIs[0].API != "pay" || dv.APIs[0].Logs == nil {
+		t.Fatalf("apis = %+v", dv.APIs)
+	}
+	pay := dv.APIs[0]
+	if pay.Logs.Timeouts != 8 || pay.Logs.Retries != 4 || len(pay.Logs.Codes) != 3 ||
+		pay.Logs.Codes[0].Code != apitest.CodePayTimeout || pay.Logs.Codes[0].Share != 0.5 || pay.Count != 100 {
+		t.Errorf("pay row = %+v logs %+v", pay.Metrics, pay.Logs)
+	}
+
+	// A squad's overview holds its own codes only.
+	sq := dial(t, srv, apitest.PayToken)
+	var sseq uint64
+	send(t, sq, `{"type":"subscribe","id":"ov","view":"overview"}`)
+	var sov api.Overview
+	if err := json.Unmarshal(readType(t, sq, &sseq, "snapshot").Data, &sov); err != nil {
+		t.Fatal(err)
+	}
+	if sov.Logs.Lines != 35 || len(sov.Logs.Codes) != 3 || len(sov.Logs.Codes[0].Domains) != 1 || sov.Logs.Codes[0].Count != 8 {
+		t.Errorf("squad overview logs = %+v", sov.Logs)
 	}
 }
 

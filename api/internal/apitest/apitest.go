@@ -163,3 +163,94 @@ func Rows() []record.Request {
 	}
 	return rs
 }
+
+// Error codes of LogRows.
+const (
+	CodePayTimeout    = "PAY-TIMEOUT"        // system, reports a timeout
+	CodeFunds         = "INSUFFICIENT_FUNDS" // business
+	CodeApp           = "E-app"              // application
+	CodeLocked        = "AUTH-LOCKED"        // business
+	CodeUpstreamTimer = "UPSTREAM-TIMEOUT"   // system, reports a timeout
+	CodeOld           = "OLD-CODE"           // only outside the range
+)
+
+// LogRows returns normalised log lines. Two lines share each timestamp
+// (one pair per second from Now()-9m), so that paging must break ties:
+//
+//	payments/pay-svc/pay (journey pay-bill): 30 lines — 10 info without a
+//	  code; 8 error PAY-TIMEOUT (system, timeout); 5 error
+//	  INSUFFICIENT_FUNDS (business); 4 warn "retrying" without a code
+//	  (retry); 3 error E-app (application).
+//	payments/pay-svc/quote: 5 lines — 3 with no level and no code; 2 error
+//	  INSUFFICIENT_FUNDS (business, retry).
+//	  payments: 35 lines, 18 with a code (system 8, business 7,
+//	  application 3), 8 timeouts, 6 retries.
+//	registration/auth-svc/login (journey pay-bill): 12 lines — 6 error
+//	  AUTH-LOCKED (business); 4 error UPSTREAM-TIMEOUT (system, timeout);
+//	  2 info.
+//	unassigned/mystery/x: 2 lines error PAY-TIMEOUT (system, timeout).
+//	  In range: 49 lines, 30 with a code, 14 timeouts, 6 retries.
+//	Outside [Now()-15m, Now()): one payments/pay line OLD-CODE at
+//	  Now()-20m and one at Now() (To is exclusive).
+//
+// Every message contains its code when it has one ("... [PAY-TIMEOUT]");
+// only the 8 PAY-TIMEOUT lines of payments contain "gateway".
+func LogRows() []record.Log {
+	var ls []record.Log
+	ts := Now().Add(-9 * time.Minute)
+	add := func(domain, journey, service, api, lvl, code, class string, timeout, retry bool, msg string) {
+		if code != "" {
+			msg += " [" + code + "]"
+		}
+		ls = append(ls, record.Log{
+			TS: ts.UnixNano(), Domain: domain, Journey: journey, Service: service, API: api,
+			Env: "prod", Source: "test", Route: "/" + api, Level: lvl, ErrorCode: code, ErrorClass: class,
+			Timeout: timeout, Retry: retry, TraceID: fmt.Sprintf("log-%d", len(ls)),
+			Message: msg, Labels: fmt.Sprintf(`{service=%q}`, service),
+		})
+		if len(ls)%2 == 0 {
+			ts = ts.Add(time.Second)
+		}
+	}
+	pay := func(lvl, code, class string, timeout, retry bool, msg string) {
+		add("payments", "pay-bill", "pay-svc", "pay", lvl, code, class, timeout, retry, msg)
+	}
+	for range 10 {
+		pay(record.LevelInfo, "", "", false, false, "payment accepted")
+	}
+	for range 8 {
+		pay(record.LevelError, CodePayTimeout, record.ClassSystem, true, false, "payment gateway timed out after 3000ms")
+	}
+	for range 5 {
+		pay(record.LevelError, CodeFunds, record.ClassBusiness, false, false, "insufficient funds")
+	}
+	for range 4 {
+		pay(record.LevelWarn, "", "", false, true, "retrying ledger call")
+	}
+	for range 3 {
+		pay(record.LevelError, CodeApp, record.ClassApplication, false, false, "nil pointer in quote mapper")
+	}
+	for range 3 {
+		add("payments", "", "pay-svc", "quote", record.LevelUnknown, "", "", false, false, "quote computed")
+	}
+	for range 2 {
+		add("payments", "", "pay-svc", "quote", record.LevelError, CodeFunds, record.ClassBusiness, false, true, "quote refused, will retry")
+	}
+	for range 6 {
+		add("registration", "pay-bill", "auth-svc", "login", record.LevelError, CodeLocked, record.ClassBusiness, false, false, "account locked")
+	}
+	for range 4 {
+		add("registration", "pay-bill", "auth-svc", "login", record.LevelError, CodeUpstreamTimer, record.ClassSystem, true, false, "directory timeout")
+	}
+	for range 2 {
+		add("registration", "pay-bill", "auth-svc", "login", record.LevelInfo, "", "", false, false, "login ok")
+	}
+	for range 2 {
+		add(record.Unassigned, "", "mystery", "x", record.LevelError, CodePayTimeout, record.ClassSystem, true, false, "upstream timed out")
+	}
+	for _, at := range []time.Time{Now().Add(-20 * time.Minute), Now()} {
+		ts = at
+		pay(record.LevelError, CodeOld, record.ClassSystem, false, false, "outside the range")
+	}
+	return ls
+}

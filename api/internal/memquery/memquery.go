@@ -1,7 +1,8 @@
-// Package memquery is an exact, in-memory store.Querier over a slice of
-// request rows, for the api and api/ws tests. Quantiles are exact (nearest
-// rank) and distinct users exact, so tests can assert precise numbers; a
-// real backend is within 1% on quantiles.
+// Package memquery is an exact, in-memory store.Querier and
+// store.LogQuerier over slices of request and log rows, for the api and
+// api/ws tests. Quantiles are exact (nearest rank) and distinct users exact,
+// so tests can assert precise numbers; a real backend is within 1% on
+// quantiles. Log rollups keep every code (no store.MaxCodesPerCell bound).
 package memquery
 
 import (
@@ -21,6 +22,7 @@ import (
 type Querier struct {
 	mu   sync.RWMutex
 	rows []record.Request
+	logs []record.Log // in append order; a log's index is its cursor tie-break
 	// Err, when set, is returned by every query.
 	err error
 }
