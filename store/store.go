@@ -65,11 +65,11 @@ type LogQuerier interface {
 }
 
 // Store is a complete backend.
-//
-// TODO(logs): embed LogAppender and LogQuerier once store/embedded implements them.
 type Store interface {
 	Appender
 	Querier
+	LogAppender
+	LogQuerier
 	// Stats reports sizes for /metrics.
 	Stats() Stats
 	// Close flushes and releases everything. It is idempotent.

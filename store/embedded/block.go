@@ -64,18 +64,14 @@ func requestsSchema() *arrow.Schema {
 // block is the open, in-memory block: Arrow builders plus the timestamps in
 // a plain slice for scans. Guarded by Store.mu.
 type block struct {
-	b       *array.RecordBuilder
-	ts      *array.TimestampBuilder
-	strs    [nCols]*array.StringBuilder // nil for non-string columns
-	dur     *array.Int64Builder
-	errs    *array.BooleanBuilder
-	status  *array.Int32Builder
-	apdex   *array.Uint8Builder
-	tsv     []int64
-	minTS   int64
-	maxTS   int64
-	maxSeq  uint64
-	created time.Time // wall clock time of the first row
+	blockMeta
+	b      *array.RecordBuilder
+	ts     *array.TimestampBuilder
+	strs   [nCols]*array.StringBuilder // nil for non-string columns
+	dur    *array.Int64Builder
+	errs   *array.BooleanBuilder
+	status *array.Int32Builder
+	apdex  *array.Uint8Builder
 }
 
 func newBlock(mem memory.Allocator, schema *arrow.Schema) *block {
@@ -96,17 +92,10 @@ func newBlock(mem memory.Allocator, schema *arrow.Schema) *block {
 	return k
 }
 
-func (k *block) rows() int { return len(k.tsv) }
-
-func (k *block) append(rs []record.Request, seq uint64, now time.Time) {
-	if len(k.tsv) == 0 {
-		k.created = now
-		k.minTS, k.maxTS = rs[0].TS, rs[0].TS
-	}
+func (k *block) append(rs []record.Request, now time.Time) {
 	for i := range rs {
 		r := &rs[i]
-		k.tsv = append(k.tsv, r.TS)
-		k.minTS, k.maxTS = min(k.minTS, r.TS), max(k.maxTS, r.TS)
+		k.addTS(r.TS, now)
 		k.ts.Append(arrow.Timestamp(r.TS))
 		k.strs[colDomain].Append(r.Domain)
 		k.strs[colJourney].Append(r.Journey)
@@ -125,7 +114,6 @@ func (k *block) append(rs []record.Request, seq uint64, now time.Time) {
 		k.strs[colUserHash].Append(r.UserHash)
 		k.strs[colTraceID].Append(r.TraceID)
 	}
-	k.maxSeq = seq
 }
 
 // record turns the builders into an immutable record and empties them.

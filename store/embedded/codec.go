@@ -32,6 +32,21 @@ func rowStrings(r *record.Request) [nStrings]string {
 		r.ErrorCode, r.ErrorClass, r.JourneyInstance, r.UserHash, r.TraceID}
 }
 
+// appendStrings appends cur, each as uvarint 0 when equal to prev's value
+// (and not first), otherwise as uvarint len+1 then the bytes. Every table's
+// WAL codec writes its row strings this way.
+func appendStrings(b []byte, cur, prev []string, first bool) []byte {
+	for j, s := range cur {
+		if !first && s == prev[j] {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(s))+1)
+		b = append(b, s...)
+	}
+	return b
+}
+
 // appendBatch appends the encoding of rs to b.
 func appendBatch(b []byte, rs []record.Request) []byte {
 	b = append(b, codecVersion)
@@ -43,14 +58,7 @@ func appendBatch(b []byte, rs []record.Request) []byte {
 		b = binary.AppendVarint(b, r.TS-prevTS)
 		prevTS = r.TS
 		cur := rowStrings(r)
-		for j, s := range cur {
-			if i > 0 && s == prev[j] {
-				b = append(b, 0)
-				continue
-			}
-			b = binary.AppendUvarint(b, uint64(len(s))+1)
-			b = append(b, s...)
-		}
+		b = appendStrings(b, cur[:], prev[:], i == 0)
 		prev = cur
 		b = binary.AppendVarint(b, int64(r.Duration))
 		var flags byte
@@ -66,71 +74,118 @@ func appendBatch(b []byte, rs []record.Request) []byte {
 
 var errCorrupt = errors.New("embedded: corrupt batch")
 
+// batchReader decodes a WAL payload. Its strings view one copy of the
+// payload. After the first error every read returns zero and err is set.
+type batchReader struct {
+	payload []byte
+	data    string // one copy of payload that every string views
+	p       int
+	err     error
+}
+
+// newBatchReader checks the version byte and reads the row count.
+func newBatchReader(payload []byte, version byte) (*batchReader, int, error) {
+	if len(payload) == 0 || payload[0] != version {
+		return nil, 0, fmt.Errorf("%w: unknown version", errCorrupt)
+	}
+	r := &batchReader{payload: payload, data: string(payload), p: 1}
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(payload)) {
+		return nil, 0, fmt.Errorf("%w: row count", errCorrupt)
+	}
+	return r, int(n), nil
+}
+
+func (r *batchReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s at byte %d", errCorrupt, what, r.p)
+	}
+}
+
+func (r *batchReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.payload[r.p:])
+	if n <= 0 {
+		r.fail("uvarint")
+		return 0
+	}
+	r.p += n
+	return v
+}
+
+func (r *batchReader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.payload[r.p:])
+	if n <= 0 {
+		r.fail("varint")
+		return 0
+	}
+	r.p += n
+	return v
+}
+
+func (r *batchReader) byte() byte {
+	if r.err != nil || r.p >= len(r.payload) {
+		r.fail("byte")
+		return 0
+	}
+	r.p++
+	return r.payload[r.p-1]
+}
+
+// strings reads len(cur) strings written by appendStrings against prev.
+func (r *batchReader) strings(cur, prev []string) {
+	for j := range cur {
+		l := r.uvarint()
+		switch {
+		case r.err != nil:
+			return
+		case l == 0:
+			cur[j] = prev[j]
+		case uint64(len(r.payload)-r.p) < l-1:
+			r.fail("string")
+			return
+		default:
+			cur[j] = r.data[r.p : r.p+int(l-1)]
+			r.p += int(l - 1)
+		}
+	}
+}
+
+// end reports the first error, or trailing bytes.
+func (r *batchReader) end() error {
+	if r.err == nil && r.p != len(r.payload) {
+		r.err = fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(r.payload)-r.p)
+	}
+	return r.err
+}
+
 // decodeBatch decodes a payload written by appendBatch. The strings of the
 // rows share one copy of payload; payload may be reused afterwards.
 func decodeBatch(payload []byte) ([]record.Request, error) {
-	if len(payload) == 0 || payload[0] != codecVersion {
-		return nil, fmt.Errorf("%w: unknown version", errCorrupt)
-	}
-	data := string(payload) // one copy that every string views
-	p := 1
-	uv := func() uint64 {
-		v, n := binary.Uvarint(payload[p:])
-		if n <= 0 {
-			p = -1
-			return 0
-		}
-		p += n
-		return v
-	}
-	sv := func() int64 {
-		v, n := binary.Varint(payload[p:])
-		if n <= 0 {
-			p = -1
-			return 0
-		}
-		p += n
-		return v
-	}
-	n := uv()
-	if p < 0 || n > uint64(len(payload)) {
-		return nil, fmt.Errorf("%w: row count", errCorrupt)
+	r, n, err := newBatchReader(payload, codecVersion)
+	if err != nil {
+		return nil, err
 	}
 	rs := make([]record.Request, n)
 	var prev [nStrings]string
 	var ts int64
 	for i := range rs {
-		ts += sv()
+		ts += r.varint()
 		var cur [nStrings]string
-		for j := range cur {
-			if p < 0 {
-				return nil, fmt.Errorf("%w: row %d", errCorrupt, i)
-			}
-			l := uv()
-			switch {
-			case p < 0:
-			case l == 0:
-				cur[j] = prev[j]
-			case uint64(len(payload)-p) < l-1:
-				return nil, fmt.Errorf("%w: row %d string %d", errCorrupt, i, j)
-			default:
-				cur[j] = data[p : p+int(l-1)]
-				p += int(l - 1)
-			}
-		}
+		r.strings(cur[:], prev[:])
 		prev = cur
-		dur := sv()
-		if p < 0 || len(payload)-p < 1 {
-			return nil, fmt.Errorf("%w: row %d", errCorrupt, i)
+		dur := r.varint()
+		flags := r.byte()
+		status := r.varint()
+		apdex := r.byte()
+		if r.err != nil {
+			return nil, fmt.Errorf("row %d: %w", i, r.err)
 		}
-		flags := payload[p]
-		p++
-		status := sv()
-		if p < 0 || len(payload)-p < 1 {
-			return nil, fmt.Errorf("%w: row %d", errCorrupt, i)
-		}
-		apdex := payload[p]
-		p++
 		rs[i] = record.Request{
 			TS: ts, Domain: cur[0], Journey: cur[1], Service: cur[2], API: cur[3], Env: cur[4],
 			Source: cur[5], Route: cur[6], ErrorCode: cur[7], ErrorClass: cur[8],
@@ -139,8 +194,8 @@ func decodeBatch(payload []byte) ([]record.Request, error) {
 			Apdex: record.Apdex(apdex),
 		}
 	}
-	if p != len(payload) {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(payload)-p)
+	if err := r.end(); err != nil {
+		return nil, err
 	}
 	return rs, nil
 }

@@ -21,20 +21,11 @@ func (s *Store) Rollup(ctx context.Context, q store.RollupQuery) ([]store.Series
 	if oldest := s.opts.Now().Add(-s.opts.Retention); q.From.Before(oldest) {
 		q.From = oldest
 	}
-	return s.roll.Query(q)
+	return s.req.roll.Query(q)
 }
 
 // maxLimit bounds the rows one Requests call returns.
 const maxLimit = 100_000
-
-// source is one place rows may come from, newest data first.
-type source struct {
-	maxTS int64
-	minTS int64
-	rec   arrow.Record // retained in-memory block being sealed
-	path  string       // sealed Parquet file
-	open  bool
-}
 
 // Requests implements store.Querier: matching rows newest first, at most
 // q.Limit (100 when 0). It scans the open block, the blocks being sealed and
@@ -57,32 +48,8 @@ func (s *Store) Requests(ctx context.Context, q store.RequestQuery) ([]record.Re
 	}
 
 	var out []record.Request
-	var sources []source
-	s.mu.Lock()
-	if s.open.rows() > 0 && s.open.maxTS >= m.from && s.open.minTS < m.to {
-		out = s.open.scan(m, out)
-	}
-	for _, b := range s.sealing {
-		if b.maxTS >= m.from && b.minTS < m.to {
-			b.rec.Retain()
-			sources = append(sources, source{maxTS: b.maxTS, minTS: b.minTS, rec: b.rec})
-		}
-	}
-	for _, f := range s.files {
-		if f.maxTS >= m.from && f.minTS < m.to {
-			sources = append(sources, source{maxTS: f.maxTS, minTS: f.minTS, path: f.parquetPath()})
-		}
-	}
-	s.mu.Unlock()
-	defer func() {
-		for _, src := range sources {
-			if src.rec != nil {
-				src.rec.Release()
-			}
-		}
-	}()
-	slices.SortFunc(sources, func(a, b source) int { return cmp.Compare(b.maxTS, a.maxTS) })
-
+	srcs := s.req.sources(m.from, m.to, func(b *block) { out = b.scan(m, out) })
+	defer releaseSources(srcs)
 	trim := func() {
 		slices.SortStableFunc(out, func(a, b record.Request) int { return cmp.Compare(b.TS, a.TS) })
 		if len(out) > limit {
@@ -91,22 +58,12 @@ func (s *Store) Requests(ctx context.Context, q store.RequestQuery) ([]record.Re
 		}
 	}
 	trim()
-	for _, src := range sources {
-		if len(out) >= limit && src.maxTS < out[limit-1].TS {
-			break // nothing newer left
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if src.rec != nil {
-			out, _ = scanRecord(src.rec, m, out)
-		} else if err := readParquet(ctx, src.path, s.mem, func(rec arrow.Record) error {
-			out, _ = scanRecord(rec, m, out)
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-		trim()
+	err := s.req.scan(ctx, srcs,
+		func(src source) bool { return len(out) >= limit && src.maxTS < out[limit-1].TS }, // nothing newer left
+		func(rec arrow.Record) { out, _ = scanRecord(rec, m, out) },
+		trim)
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

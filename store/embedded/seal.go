@@ -11,15 +11,11 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/apache/arrow/go/v15/parquet"
 	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
-
-	"github.com/noctua-obs/noctua/record"
-	"github.com/noctua-obs/noctua/store/rollup"
 )
 
 const (
@@ -108,7 +104,7 @@ func syncDir(dir string) error {
 	return nil
 }
 
-func writerProps() *parquet.WriterProperties {
+func writerProps(dictColumns []string) *parquet.WriterProperties {
 	opts := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithDictionaryDefault(false),
@@ -116,7 +112,7 @@ func writerProps() *parquet.WriterProperties {
 		parquet.WithDataPageSize(dataPageBytes),
 		parquet.WithStats(true),
 	}
-	for _, c := range lowCardinality() {
+	for _, c := range dictColumns {
 		opts = append(opts, parquet.WithDictionaryFor(c, true))
 	}
 	return parquet.NewWriterProperties(opts...)
@@ -132,17 +128,9 @@ type sealedBlock struct {
 
 // writeBlock persists b as a Parquet file and its rollup cells beside it.
 // The rollup file is written first: a Parquet file is the commit marker.
-func writeBlock(dir string, b *sealedBlock, tiers []rollup.Tier) (sealedFile, error) {
+func writeBlock(dir string, b *sealedBlock, cells []byte, dictColumns []string) (sealedFile, error) {
 	sf := sealedFile{maxSeq: b.maxSeq, minTS: b.minTS, maxTS: b.maxTS, rows: b.rec.NumRows()}
 	sf.base = blockBase(dir, sf.maxSeq, sf.minTS, sf.maxTS, sf.rows)
-	set, err := rollupOfRecord(b.rec, tiers)
-	if err != nil {
-		return sf, err
-	}
-	cells, err := set.MarshalBinary()
-	if err != nil {
-		return sf, err
-	}
 	if err := writeFileAtomic(sf.rollupPath(), func(f *os.File) error {
 		_, err := f.Write(cells)
 		return err
@@ -153,7 +141,7 @@ func writeBlock(dir string, b *sealedBlock, tiers []rollup.Tier) (sealedFile, er
 		// The Parquet writer closes a sink that is an io.Closer; the file
 		// must stay open for the fsync.
 		sink := struct{ io.Writer }{f}
-		w, err := pqarrow.NewFileWriter(b.rec.Schema(), sink, writerProps(), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		w, err := pqarrow.NewFileWriter(b.rec.Schema(), sink, writerProps(dictColumns), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
 			return fmt.Errorf("parquet writer: %w", err)
 		}
@@ -188,29 +176,6 @@ func writeBlock(dir string, b *sealedBlock, tiers []rollup.Tier) (sealedFile, er
 	return sf, nil
 }
 
-// rollupOfRecord aggregates the rows of rec.
-func rollupOfRecord(rec arrow.Record, tiers []rollup.Tier) (*rollup.Set, error) {
-	set, err := rollup.New(tiers)
-	if err != nil {
-		return nil, err
-	}
-	c, ok := columnsOf(rec)
-	if !ok {
-		return nil, errors.New("embedded: unexpected block schema")
-	}
-	chunk := make([]record.Request, 0, 4096)
-	for i := range int(rec.NumRows()) {
-		chunk = chunk[:len(chunk)+1]
-		c.row(i, &chunk[len(chunk)-1])
-		if len(chunk) == cap(chunk) {
-			set.Add(chunk)
-			chunk = chunk[:0]
-		}
-	}
-	set.Add(chunk)
-	return set, nil
-}
-
 // readParquet reads a sealed file into one record per row group and calls
 // fn for each. fn must not keep the record.
 func readParquet(ctx context.Context, path string, mem memory.Allocator, fn func(rec arrow.Record) error) error {
@@ -240,26 +205,6 @@ func readParquet(ctx context.Context, path string, mem memory.Allocator, fn func
 		return fmt.Errorf("embedded: read %s: %w", path, err)
 	}
 	return nil
-}
-
-// concatRecords is used when a block must be rebuilt from Parquet row groups.
-func concatRecords(mem memory.Allocator, recs []arrow.Record) (arrow.Record, error) {
-	if len(recs) == 1 {
-		recs[0].Retain()
-		return recs[0], nil
-	}
-	tbl := array.NewTableFromRecords(recs[0].Schema(), recs)
-	defer tbl.Release()
-	cols := make([]arrow.Array, tbl.NumCols())
-	for i := range cols {
-		a, err := array.Concatenate(tbl.Column(i).Data().Chunks(), mem)
-		if err != nil {
-			return nil, fmt.Errorf("embedded: concatenate: %w", err)
-		}
-		defer a.Release()
-		cols[i] = a
-	}
-	return array.NewRecord(recs[0].Schema(), cols, tbl.NumRows()), nil
 }
 
 // sealedSeqFile records the highest WAL sequence number that is sealed.

@@ -1,0 +1,301 @@
+package embedded
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store/rollup"
+)
+
+// Column order of the logs table.
+const (
+	lcTS = iota
+	lcDomain
+	lcJourney
+	lcService
+	lcAPI
+	lcEnv
+	lcSource
+	lcRoute
+	lcLevel
+	lcErrorCode
+	lcErrorClass
+	lcTimeout
+	lcRetry
+	lcJourneyInstance
+	lcUserHash
+	lcTraceID
+	lcMessage
+	lcLabels
+	nLogCols
+)
+
+func logsSchema() *arrow.Schema {
+	str := arrow.BinaryTypes.String
+	boolean := arrow.FixedWidthTypes.Boolean
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
+		{Name: "domain", Type: str},
+		{Name: "journey", Type: str},
+		{Name: "service", Type: str},
+		{Name: "api", Type: str},
+		{Name: "env", Type: str},
+		{Name: "source", Type: str},
+		{Name: "route", Type: str},
+		{Name: "level", Type: str},
+		{Name: "error_code", Type: str},
+		{Name: "error_class", Type: str},
+		{Name: "timeout", Type: boolean},
+		{Name: "retry", Type: boolean},
+		{Name: "journey_instance", Type: str},
+		{Name: "user_hash", Type: str},
+		{Name: "trace_id", Type: str},
+		{Name: "message", Type: str},
+		{Name: "labels", Type: str},
+	}, nil)
+}
+
+// logStrings are the string columns of a log row, in column order. Its
+// pointers let one function read, write, clone or encode them all.
+func logStrings(l *record.Log) [nLogStrings]*string {
+	return [nLogStrings]*string{&l.Domain, &l.Journey, &l.Service, &l.API, &l.Env, &l.Source, &l.Route,
+		&l.Level, &l.ErrorCode, &l.ErrorClass, &l.JourneyInstance, &l.UserHash, &l.TraceID, &l.Message, &l.Labels}
+}
+
+const nLogStrings = 15
+
+// logStringCols are the columns of logStrings, in the same order.
+var logStringCols = [nLogStrings]int{lcDomain, lcJourney, lcService, lcAPI, lcEnv, lcSource, lcRoute,
+	lcLevel, lcErrorCode, lcErrorClass, lcJourneyInstance, lcUserHash, lcTraceID, lcMessage, lcLabels}
+
+// logCols reads log rows either from an open block's builders (b*) or from
+// a sealed record's arrays (a*). Its strings view the builders' or arrays'
+// buffers: copy them before those change or are released.
+type logCols struct {
+	tsv  []int64
+	ats  *array.Timestamp
+	bstr [nLogCols]*array.StringBuilder
+	astr [nLogCols]*array.String
+	bflg [nLogCols]*array.BooleanBuilder
+	aflg [nLogCols]*array.Boolean
+}
+
+func (c *logCols) n() int {
+	if c.ats != nil {
+		return c.ats.Len()
+	}
+	return len(c.tsv)
+}
+
+func (c *logCols) ts(i int) int64 {
+	if c.ats != nil {
+		return int64(c.ats.Value(i))
+	}
+	return c.tsv[i]
+}
+
+func (c *logCols) str(col, i int) string {
+	if a := c.astr[col]; a != nil {
+		return a.Value(i)
+	}
+	b := c.bstr[col].BinaryBuilder.Value(i)
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+func (c *logCols) flag(col, i int) bool {
+	if a := c.aflg[col]; a != nil {
+		return a.Value(i)
+	}
+	return c.bflg[col].Value(i)
+}
+
+// row fills l from row i, its strings viewing the columns.
+func (c *logCols) row(i int, l *record.Log) {
+	*l = record.Log{TS: c.ts(i), Timeout: c.flag(lcTimeout, i), Retry: c.flag(lcRetry, i)}
+	for j, p := range logStrings(l) {
+		*p = c.str(logStringCols[j], i)
+	}
+}
+
+// logColsOf returns the columns of a sealed logs record.
+func logColsOf(rec arrow.Record) (*logCols, bool) {
+	if rec.NumCols() != nLogCols {
+		return nil, false
+	}
+	c := &logCols{}
+	var ok bool
+	if c.ats, ok = rec.Column(lcTS).(*array.Timestamp); !ok {
+		return nil, false
+	}
+	for _, col := range logStringCols {
+		if c.astr[col], ok = rec.Column(col).(*array.String); !ok {
+			return nil, false
+		}
+	}
+	for _, col := range [...]int{lcTimeout, lcRetry} {
+		if c.aflg[col], ok = rec.Column(col).(*array.Boolean); !ok {
+			return nil, false
+		}
+	}
+	return c, true
+}
+
+// logBlock is the open block of the logs table. Guarded by table.mu.
+type logBlock struct {
+	blockMeta
+	b    *array.RecordBuilder
+	ts   *array.TimestampBuilder
+	cols logCols // builder side; cols.tsv is refreshed before reads
+}
+
+func newLogBlock(mem memory.Allocator, schema *arrow.Schema) *logBlock {
+	rb := array.NewRecordBuilder(mem, schema)
+	k := &logBlock{b: rb, ts: rb.Field(lcTS).(*array.TimestampBuilder)}
+	for _, col := range logStringCols {
+		k.cols.bstr[col] = rb.Field(col).(*array.StringBuilder)
+	}
+	for _, col := range [...]int{lcTimeout, lcRetry} {
+		k.cols.bflg[col] = rb.Field(col).(*array.BooleanBuilder)
+	}
+	return k
+}
+
+func (k *logBlock) append(ls []record.Log, now time.Time) {
+	for i := range ls {
+		l := &ls[i]
+		k.addTS(l.TS, now)
+		k.ts.Append(arrow.Timestamp(l.TS))
+		for j, p := range logStrings(l) {
+			k.cols.bstr[logStringCols[j]].Append(*p)
+		}
+		k.cols.bflg[lcTimeout].Append(l.Timeout)
+		k.cols.bflg[lcRetry].Append(l.Retry)
+	}
+}
+
+func (k *logBlock) record() arrow.Record { return k.b.NewRecord() }
+func (k *logBlock) release()             { k.b.Release() }
+
+// view returns the columns of the open block for a scan under table.mu.
+func (k *logBlock) view() *logCols {
+	k.cols.tsv = k.tsv
+	return &k.cols
+}
+
+// logSpec is the spec of the logs table.
+type logSpec struct{ sch *arrow.Schema }
+
+// logTable is the logs table.
+type logTable = table[record.Log, *logBlock, *rollup.LogSet]
+
+func (p logSpec) schema() *arrow.Schema                   { return p.sch }
+func (p logSpec) newBlock(mem memory.Allocator) *logBlock { return newLogBlock(mem, p.sch) }
+func (logSpec) newRollup(t []rollup.Tier) (*rollup.LogSet, error) {
+	return rollup.NewLogSet(t)
+}
+func (logSpec) encode(b []byte, ls []record.Log) []byte     { return appendLogBatch(b, ls) }
+func (logSpec) decode(payload []byte) ([]record.Log, error) { return decodeLogBatch(payload) }
+
+// dictColumns: the dimensions, level, codes and stream labels repeat;
+// messages, trace ids and users do not.
+func (logSpec) dictColumns() []string {
+	return []string{"domain", "journey", "service", "api", "env", "source", "route", "level", "error_code", "error_class", "labels"}
+}
+
+// rows calls fn with the rows of rec in chunks of 4096, strings viewing rec.
+func (logSpec) rows(rec arrow.Record, fn func([]record.Log)) error {
+	c, ok := logColsOf(rec)
+	if !ok {
+		return errors.New("embedded: unexpected logs block schema")
+	}
+	chunk := make([]record.Log, 0, 4096)
+	for i := range c.n() {
+		chunk = chunk[:len(chunk)+1]
+		c.row(i, &chunk[len(chunk)-1])
+		if len(chunk) == cap(chunk) {
+			fn(chunk)
+			chunk = chunk[:0]
+		}
+	}
+	fn(chunk)
+	return nil
+}
+
+// Logs WAL payload format, version 1:
+//
+//	version byte (1)
+//	rows    uvarint
+//	per row:
+//	  ts delta from the previous row   varint
+//	  15 strings (logStrings order), as appendStrings writes them
+//	  flags                             byte (bit 0: timeout, bit 1: retry)
+//
+// UserID is never written.
+const logCodecVersion = 1
+
+func appendLogBatch(b []byte, ls []record.Log) []byte {
+	b = append(b, logCodecVersion)
+	b = binary.AppendUvarint(b, uint64(len(ls)))
+	var prev, cur [nLogStrings]string
+	var prevTS int64
+	for i := range ls {
+		l := &ls[i]
+		b = binary.AppendVarint(b, l.TS-prevTS)
+		prevTS = l.TS
+		for j, p := range logStrings(l) {
+			cur[j] = *p
+		}
+		b = appendStrings(b, cur[:], prev[:], i == 0)
+		prev = cur
+		var flags byte
+		if l.Timeout {
+			flags |= 1
+		}
+		if l.Retry {
+			flags |= 2
+		}
+		b = append(b, flags)
+	}
+	return b
+}
+
+// decodeLogBatch decodes a payload written by appendLogBatch. The strings
+// of the rows share one copy of payload.
+func decodeLogBatch(payload []byte) ([]record.Log, error) {
+	r, n, err := newBatchReader(payload, logCodecVersion)
+	if err != nil {
+		return nil, err
+	}
+	ls := make([]record.Log, n)
+	var prev, cur [nLogStrings]string
+	var ts int64
+	for i := range ls {
+		ts += r.varint()
+		r.strings(cur[:], prev[:])
+		prev = cur
+		flags := r.byte()
+		if r.err != nil {
+			return nil, fmt.Errorf("row %d: %w", i, r.err)
+		}
+		l := &ls[i]
+		l.TS, l.Timeout, l.Retry = ts, flags&1 != 0, flags&2 != 0
+		for j, p := range logStrings(l) {
+			*p = cur[j]
+		}
+	}
+	if err := r.end(); err != nil {
+		return nil, err
+	}
+	return ls, nil
+}
+
+// unsafeString views b as a string; b must not change afterwards.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
