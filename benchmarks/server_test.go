@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"bufio"
 	"context"
+	"flag"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"time"
 )
 
+var noctuaBin = flag.String("noctua.bin", "", "run this noctua binary instead of building ../cmd/noctua")
+
 // server is a running noctua process.
 type server struct {
 	base string // http://host:port
@@ -19,14 +22,17 @@ type server struct {
 	dir  string
 }
 
-// startNoctua builds cmd/noctua and starts `noctua serve` on a free loopback
-// port with a fresh data directory.
+// startNoctua builds cmd/noctua (or takes -noctua.bin) and starts
+// `noctua serve` on a free loopback port with a fresh data directory.
 func startNoctua(tb testing.TB, args ...string) *server {
 	tb.Helper()
 	dir := tb.TempDir()
-	bin := filepath.Join(dir, "noctua")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/noctua").CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
+	bin := *noctuaBin
+	if bin == "" {
+		bin = filepath.Join(dir, "noctua")
+		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/noctua").CombinedOutput(); err != nil {
+			tb.Fatalf("go build: %v\n%s", err, out)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	data := filepath.Join(dir, "data")
