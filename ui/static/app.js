@@ -37,6 +37,7 @@ const Noctua = (() => {
     // Apdex is always shown with its T, as apdex.org asks: "0.91 [0.5]".
     apdex: (a) => (a.score === null || a.score === undefined ? '– [' + fmt.t(a.t_ms) + ']'
       : a.score.toFixed(2) + ' [' + fmt.t(a.t_ms) + (a.t_mixed ? '*' : '') + ']' + (a.small_sample ? ' ⚠' : '')),
+    share: (v) => (100 * (v || 0)).toFixed(v >= 0.1 ? 0 : 1) + '%',
     classes: (m) => {
       const c = m.errors_by_class || {};
       return `${c.business || 0} / ${c.application || 0} / ${c.system || 0}`;
@@ -45,7 +46,13 @@ const Noctua = (() => {
 
   async function getJSON(url) {
     const r = await fetch(withToken(url));
-    if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+    if (!r.ok) {
+      let msg = await r.text();
+      try { msg = JSON.parse(msg).error || msg; } catch (e) { /* not JSON */ }
+      const err = new Error(msg);
+      err.status = r.status;
+      throw err;
+    }
     return r.json();
   }
 
@@ -96,9 +103,29 @@ const Noctua = (() => {
     }
   }
 
+  // The error classes of the taxonomy; anything else is shown as "other".
+  const CLASSES = ['business', 'application', 'system'];
+  function clsOf(c) { return CLASSES.includes(c) ? c : 'other'; }
+
+  // codeBadge shows one error code with its class colour and, when c has
+  // one, its count: "PAY-TIMEOUT ×8"; the title carries class and share.
+  function codeBadge(c) {
+    const cls = clsOf(c.class);
+    const counted = c.count !== undefined;
+    return el('span', { class: 'code cls-' + cls, 'data-code': c.code, 'data-class': cls,
+      title: `${c.code} · ${c.class || 'no class'}` + (counted ? ` · ${c.count} line(s) · ${fmt.share(c.share)} of error lines` : '') },
+    c.code, counted ? el('span', { class: 'cnt' }, ' ×' + c.count) : null);
+  }
+
+  // The logs summary of a view is absent when the server is older; treat
+  // that as no logs.
+  function logsOf(x) {
+    return (x && x.logs) || { lines: 0, errors: 0, timeouts: 0, retries: 0, codes: [], errors_by_class: {}, by_level: {} };
+  }
+
   function apdexCell(a) {
     return el('td', { class: 'n apdex r-' + (a.rating || 'nodata'), title: `S ${a.satisfied} / T ${a.tolerating} / F ${a.frustrated}` + (a.t_mixed ? ' · * mixed T: each API against its own T' : '') }, fmt.apdex(a));
   }
 
-  return { el, fmt, getJSON, live, whoami, withToken, apdexCell, params };
+  return { el, fmt, getJSON, live, whoami, withToken, apdexCell, params, codeBadge, clsOf, logsOf };
 })();

@@ -1,7 +1,7 @@
 // The central NOC page: a tile per domain and a row per journey, live.
 'use strict';
 (() => {
-  const { el, fmt, live, whoami, withToken, apdexCell } = Noctua;
+  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, clsOf, logsOf } = Noctua;
   const range = Noctua.params.get('range') || '15m';
   document.getElementById('range').textContent = 'last ' + range;
 
@@ -16,7 +16,37 @@
           kpi('p99', fmt.ms(d.p99_ms), 'p99'),
           kpi('Apdex [T]', fmt.apdex(d.apdex), 'apdex')),
         el('div', { class: 'classes' }, 'bus / app / sys: ' + fmt.classes(d)),
+        logLine(logsOf(d)),
         spark(d.series || [])));
+  }
+  // logLine is a tile's "top code" line with its timeouts and retries.
+  function logLine(l) {
+    const top = (l.codes || [])[0];
+    return el('div', { class: 'logline', 'data-metric': 'top-code', 'data-code': top ? top.code : '' },
+      top ? ['top code ', codeBadge(top)] : el('span', { class: 'dim' }, 'no error logs'),
+      ` · timeouts ${l.timeouts || 0} · retries ${l.retries || 0}`);
+  }
+
+  // codesPanel lists the NOC-wide top error codes with their domains.
+  function codesPanel(ov) {
+    const l = logsOf(ov);
+    const panel = document.getElementById('codes');
+    const codes = l.codes || [];
+    panel.dataset.state = codes.length ? 'data' : 'empty';
+    document.getElementById('codes-summary').replaceChildren(codes.length
+      ? `${l.errors} error line(s) with a code in ${l.lines} log line(s) · ${l.distinct_codes} distinct code(s) · ` +
+        `bus / app / sys ${fmt.classes(l)} · timeouts ${l.timeouts} · retries ${l.retries}`
+      : el('span', { class: 'empty' }, l.lines
+        ? `no error logs in range (${l.lines} log line(s) without an error code · timeouts ${l.timeouts} · retries ${l.retries})`
+        : 'no error logs in range'));
+    document.querySelector('#codes-table tbody').replaceChildren(...codes.map((c) => el('tr', { 'data-code': c.code, 'data-count': String(c.count) },
+      el('td', {}, codeBadge(c)),
+      el('td', { class: 'cls-text-' + clsOf(c.class) }, c.class || '–'),
+      el('td', { class: 'n' }, String(c.count)),
+      el('td', { class: 'n' }, fmt.share(c.share)),
+      el('td', {}, (c.domains || []).flatMap((d, i) => [i ? ', ' : '',
+        el('a', { href: withToken('domain.html?domain=' + encodeURIComponent(d) + '&range=' + encodeURIComponent(range) + '&code=' + encodeURIComponent(c.code)) }, d)])))));
+    document.getElementById('codes-table').hidden = !codes.length;
   }
   function kpi(label, value, metric) {
     return el('div', { class: 'kpi' }, el('div', { class: 'v', 'data-metric': metric }, value), el('div', { class: 'l' }, label));
@@ -32,6 +62,7 @@
     const tiles = document.getElementById('tiles');
     tiles.replaceChildren(...ov.domains.map(tile));
     for (const b of tiles.querySelectorAll('.spark span')) b.style.height = b.dataset.h + '%';
+    codesPanel(ov);
     const tb = document.querySelector('#journeys tbody');
     tb.replaceChildren(...ov.journeys.map((j) => el('tr', { class: 'h-' + j.health, 'data-journey': j.id },
       el('td', {}, el('a', { href: withToken('journey.html?journey=' + encodeURIComponent(j.id) + '&range=' + range) }, j.name || j.id)),
