@@ -1,7 +1,10 @@
 // Package storetest is the conformance suite that every store.Store backend
 // must pass: exact counts, errors by class, Apdex, quantiles within 1%,
 // grouping, filters (including the Domains allowlist), step buckets, raw-row
-// drill-down, durability across Close and reopen, and retention.
+// drill-down, durability across Close and reopen, and retention; and for
+// logs exact log rollups (lines, errors by class and level, timeouts,
+// retries, codes with the MaxCodesPerCell bound), cursor paging that returns
+// every matching row exactly once, filters, and reopen.
 //
 // A backend's test calls Run with a function that opens the backend on a
 // directory (a backend without one may ignore it). The backend must keep
@@ -39,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open) })
+	runLogs(t, open)
 }
 
 // Dataset is a generated workload over a one-hour window.
