@@ -86,7 +86,7 @@
         : el('span', { class: 'empty' }, (form.elements.error.checked ? 'no error logs in range' : 'no logs in range') + ' for this filter'));
       more.hidden = !r.next;
     } catch (e) {
-      panel.dataset.state = 'error';
+      panel.dataset.state = e.status === 501 ? 'unavailable' : 'error';
       status.replaceChildren(el('span', { class: 'empty' }, e.status === 501 ? 'logs are not available from this store' : 'logs: ' + e.message));
       more.hidden = true;
     } finally {
