@@ -32,17 +32,9 @@ func embeddedBackend() backend {
 	}
 	return backend{name: "embedded",
 		open: func(tb testing.TB, rows []record.Request) store.Querier { return open(tb, rows) },
-		// The log methods are checked at run time so that this file
-		// compiles while store/embedded does not implement them yet; the
-		// log tests run against it as soon as it does.
 		openLogs: func(tb testing.TB, rows []record.Request, logs []record.Log) store.Querier {
 			s := open(tb, rows)
-			la, okA := any(s).(store.LogAppender)
-			_, okQ := any(s).(store.LogQuerier)
-			if !okA || !okQ {
-				tb.Skip("store/embedded does not implement store.LogAppender and store.LogQuerier yet")
-			}
-			if err := la.AppendLogs(context.Background(), logs); err != nil {
+			if err := s.AppendLogs(context.Background(), logs); err != nil {
 				tb.Fatal(err)
 			}
 			return s

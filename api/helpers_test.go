@@ -18,8 +18,7 @@ import (
 
 // backend opens a store.Querier holding rows. exact is true when quantiles
 // are exact (otherwise within 1%). openLogs, when set, opens one holding
-// rows and logs that also implements store.LogQuerier (it skips the test
-// when the backend cannot hold logs yet).
+// rows and logs that also implements store.LogQuerier.
 type backend struct {
 	name     string
 	exact    bool

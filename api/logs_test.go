@@ -356,6 +356,14 @@ func TestLogsPaging(t *testing.T) {
 				t.Errorf("%s limit %d: %d pages, want %d (or one empty last page)", tc.q, tc.limit, pages, minPages)
 			}
 		}
+		// A cursor the store did not issue is a 400 naming it.
+		for _, c := range []string{"not-a-cursor", "bW9yZQ", "%00"} {
+			var e api.ErrorBody
+			if code, _ := get(t, srv, "/api/v1/logs?cursor="+url.QueryEscape(c), apitest.NOCToken, &e); code != 400 ||
+				!strings.HasPrefix(e.Error, "bad request: cursor: bad cursor") {
+				t.Errorf("cursor %q: %d %q", c, code, e.Error)
+			}
+		}
 	})
 }
 

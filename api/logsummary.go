@@ -56,7 +56,7 @@ type LogSummary struct {
 // CodeShare is one error code's count and share of a group's error lines.
 type CodeShare struct {
 	// Code is the error code; "(other)" (store.OtherCode) gathers codes
-	// past a store's per-bucket bound, with an empty class.
+	// past a store's per-cell bound (store.MaxCodesPerCell).
 	Code string `json:"code"`
 	// Class is business, application or system.
 	Class string `json:"class"`

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/noctua-obs/noctua/api/internal/apitest"
 	"github.com/noctua-obs/noctua/api/internal/memquery"
 	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store"
 )
 
 func domainRowByID(ov *api.Overview, id string) *api.DomainRow {
@@ -175,5 +177,41 @@ func TestDomainViewLogOnlyAPI(t *testing.T) {
 	}
 	if v.Domain.Logs.Lines != 37 || v.Domain.Logs.Errors != 19 {
 		t.Errorf("totals = %+v", v.Domain.Logs)
+	}
+}
+
+func TestErrorsCodeOverflow(t *testing.T) {
+	// More distinct codes in one bucket than a store keeps apart: whatever
+	// a backend folds into store.OtherCode, the codes still add up to the
+	// error lines and the overflow shows as one code.
+	var logs []record.Log
+	ts := apitest.Now().Add(-time.Minute)
+	n := store.MaxCodesPerCell + 6
+	for i := range n {
+		logs = append(logs, record.Log{TS: ts.UnixNano(), Domain: "payments", Service: "pay-svc", API: "pay",
+			Level: record.LevelError, ErrorCode: fmt.Sprintf("E%03d", i), ErrorClass: record.ClassSystem})
+	}
+	for _, b := range backends() {
+		if b.openLogs == nil {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			srv := newServer(t, newAPI(t, apitest.Config(t), b.openLogs(t, nil, logs)))
+			var ev api.ErrorCodesView
+			if code, _ := get(t, srv, "/api/v1/errors?domain=payments&top=100", apitest.NOCToken, &ev); code != 200 {
+				t.Fatalf("errors: %d", code)
+			}
+			var sum int64
+			var other bool
+			for _, c := range ev.Totals.Codes {
+				sum += c.Count
+				other = other || c.Code == store.OtherCode
+			}
+			if ev.Totals.Errors != int64(n) || sum != int64(n) || ev.Totals.DistinctCodes != len(ev.Totals.Codes) ||
+				ev.Totals.Errors != ev.Totals.ErrorsByClass["system"] {
+				t.Errorf("errors %d, codes sum %d, distinct %d of %d listed", ev.Totals.Errors, sum, ev.Totals.DistinctCodes, len(ev.Totals.Codes))
+			}
+			t.Logf("%d distinct codes listed, %s present: %v", len(ev.Totals.Codes), store.OtherCode, other)
+		})
 	}
 }
