@@ -27,6 +27,13 @@ func buildBinary(t testing.TB) string {
 // startServer runs `noctua serve` with args and returns the dashboard URL it
 // prints (with the NOC token) once /readyz answers.
 func startServer(t testing.TB, bin string, args ...string) string {
+	url, _ := startProcess(t, bin, args...)
+	return url
+}
+
+// startProcess is startServer that also returns the process, for tests that
+// kill it. A --data-dir in args overrides the fresh temporary one.
+func startProcess(t testing.TB, bin string, args ...string) (string, *exec.Cmd) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)...)
@@ -51,13 +58,17 @@ func startServer(t testing.TB, bin string, args ...string) string {
 	}()
 	select {
 	case u := <-found:
-		base := u[:strings.Index(u[len("http://"):], "/")+len("http://")]
-		waitReady(t, base)
-		return u
+		waitReady(t, baseOf(u))
+		return u, cmd
 	case <-time.After(30 * time.Second):
 		t.Fatal("server printed no URL within 30s")
 	}
-	return ""
+	return "", nil
+}
+
+// baseOf returns the scheme and host of a URL: "http://127.0.0.1:8080".
+func baseOf(u string) string {
+	return u[:strings.Index(u[len("http://"):], "/")+len("http://")]
 }
 
 func waitReady(t testing.TB, base string) {

@@ -23,6 +23,7 @@ import (
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/demo"
 	"github.com/noctua-obs/noctua/ingest"
+	"github.com/noctua-obs/noctua/ingest/lokipush"
 	"github.com/noctua-obs/noctua/ingest/otlp"
 	"github.com/noctua-obs/noctua/store"
 	"github.com/noctua-obs/noctua/store/embedded"
@@ -108,7 +109,12 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err != nil {
 		return err
 	}
-	pipe := ingest.NewPipeline(norm, st, ingest.NewMetrics(reg), cfg.Server.MaxInflight)
+	pipe := ingest.NewPipeline(norm, st, ingest.NewMetrics(reg), cfg.Server.MaxInflight).WithLogs(st)
+	lokiOpts, err := lokipush.OptionsFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	lokiOpts.Logger = log.With(logger, "component", "lokipush")
 
 	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api")})
 	hub := ws.NewHub(views, ws.Options{
@@ -125,6 +131,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Logger:       log.With(logger, "component", "otlp"),
 	}))
+	mux.Handle("POST /loki/api/v1/push", lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts))
 	views.Routes(mux)
 	mux.Handle("GET /ws", hub)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -156,8 +163,8 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	ready.Store(true)
 
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "Noctua %s is up.\n  NOC dashboard: %s/%s\n  OTLP/HTTP:     %s/v1/traces\n  metrics:       %s/metrics\n",
-		version, base, tokenQuery(cfg), base, base)
+	fmt.Fprintf(stdout, "Noctua %s is up.\n  NOC dashboard: %s/%s\n  OTLP/HTTP:     %s/v1/traces\n  Loki push:     %s/loki/api/v1/push\n  metrics:       %s/metrics\n",
+		version, base, tokenQuery(cfg), base, base, base)
 	level.Info(logger).Log("msg", "serving", "addr", ln.Addr().String(), "data_dir", cfg.Server.DataDir, "demo", f.demo)
 
 	if f.demo {
@@ -211,4 +218,6 @@ func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
 	gauge("noctua_store_disk_bytes", "Bytes of sealed Parquet files.", func(s store.Stats) int64 { return s.DiskBytes })
 	gauge("noctua_store_sealed_files", "Sealed Parquet files.", func(s store.Stats) int64 { return s.SealedFiles })
 	gauge("noctua_rollup_cells", "Rollup cells held in memory.", func(s store.Stats) int64 { return s.RollupCells })
+	gauge("noctua_store_log_rows", "Log rows held by the store.", func(s store.Stats) int64 { return s.LogRows })
+	gauge("noctua_log_rollup_cells", "Log rollup cells held in memory.", func(s store.Stats) int64 { return s.LogRollupCells })
 }
