@@ -119,6 +119,33 @@ func TestLogNormalise(t *testing.T) {
 	}
 }
 
+// TestLogMessageLosesCustomerID checks that the raw customer id found in a
+// line is replaced by its hash in the stored message, as a whole token only.
+func TestLogMessageLosesCustomerID(t *testing.T) {
+	cfg, err := config.Parse(config.Example())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := n.users.Hash("C123")
+	for _, tt := range []struct{ msg, want string }{
+		{`{"customer_id":"C123","msg":"paid"}`, `{"customer_id":"` + h + `","msg":"paid"}`},
+		{`customer_id=C123 msg="C123 paid twice"`, `customer_id=` + h + ` msg="` + h + ` paid twice"`},
+		{`C123`, h},
+		{`C1234 and XC123 and C123_ stay`, `C1234 and XC123 and C123_ stay`},
+		{`no id here`, `no id here`},
+	} {
+		l := record.Log{Service: "auth-service", UserID: "C123", Message: tt.msg}
+		n.Log(&l)
+		if l.Message != tt.want {
+			t.Errorf("message %q\n got %q\nwant %q", tt.msg, l.Message, tt.want)
+		}
+	}
+}
+
 // TestPrefilterNeverMissesAMatch checks that a line the prefilter skips
 // never matches the regular expression.
 func TestPrefilterNeverMissesAMatch(t *testing.T) {
