@@ -216,16 +216,7 @@ func (logSpec) rows(rec arrow.Record, fn func([]record.Log)) error {
 	if !ok {
 		return errors.New("embedded: unexpected logs block schema")
 	}
-	chunk := make([]record.Log, 0, 4096)
-	for i := range c.n() {
-		chunk = chunk[:len(chunk)+1]
-		c.row(i, &chunk[len(chunk)-1])
-		if len(chunk) == cap(chunk) {
-			fn(chunk)
-			chunk = chunk[:0]
-		}
-	}
-	fn(chunk)
+	inChunks(c.n(), c.row, fn)
 	return nil
 }
 

@@ -29,15 +29,22 @@ func (requestSpec) rows(rec arrow.Record, fn func([]record.Request)) error {
 	if !ok {
 		return errors.New("embedded: unexpected requests block schema")
 	}
-	chunk := make([]record.Request, 0, 4096)
-	for i := range int(rec.NumRows()) {
+	inChunks(int(rec.NumRows()), c.row, fn)
+	return nil
+}
+
+// inChunks calls fn with rows 0..n-1, each filled by row, in chunks of 4096.
+func inChunks[R any](n int, row func(i int, r *R), fn func([]R)) {
+	chunk := make([]R, 0, min(n, 4096))
+	for i := range n {
 		chunk = chunk[:len(chunk)+1]
-		c.row(i, &chunk[len(chunk)-1])
+		row(i, &chunk[len(chunk)-1])
 		if len(chunk) == cap(chunk) {
 			fn(chunk)
 			chunk = chunk[:0]
 		}
 	}
-	fn(chunk)
-	return nil
+	if len(chunk) > 0 {
+		fn(chunk)
+	}
 }

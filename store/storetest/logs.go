@@ -85,20 +85,7 @@ func GenerateLogs(seed uint64, base time.Time, n int) []record.Log {
 // 30 s per batch.
 func AppendLogs(tb testing.TB, s store.LogAppender, ls []record.Log) {
 	tb.Helper()
-	for i := 0; i < len(ls); i += 500 {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			err := s.AppendLogs(context.Background(), ls[i:min(i+500, len(ls))])
-			if errors.Is(err, store.ErrFull) && time.Now().Before(deadline) {
-				time.Sleep(2 * time.Millisecond)
-				continue
-			}
-			if err != nil {
-				tb.Fatalf("AppendLogs: %v", err)
-			}
-			break
-		}
-	}
+	inBatches(tb, "AppendLogs", len(ls), func(i, j int) error { return s.AppendLogs(context.Background(), ls[i:j]) })
 }
 
 // logExpected is the exact aggregate of some log lines.

@@ -111,16 +111,23 @@ func Generate(seed uint64, base time.Time, n int) Dataset {
 // retryable) for up to 30 s per batch.
 func Append(tb testing.TB, s store.Appender, rows []record.Request) {
 	tb.Helper()
-	for i := 0; i < len(rows); i += 500 {
+	inBatches(tb, "AppendRequests", len(rows), func(i, j int) error { return s.AppendRequests(context.Background(), rows[i:j]) })
+}
+
+// inBatches calls add for [i, j) batches of 500 of n rows, retrying
+// store.ErrFull for up to 30 s per batch.
+func inBatches(tb testing.TB, what string, n int, add func(i, j int) error) {
+	tb.Helper()
+	for i := 0; i < n; i += 500 {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			err := s.AppendRequests(context.Background(), rows[i:min(i+500, len(rows))])
+			err := add(i, min(i+500, n))
 			if errors.Is(err, store.ErrFull) && time.Now().Before(deadline) {
 				time.Sleep(2 * time.Millisecond)
 				continue
 			}
 			if err != nil {
-				tb.Fatalf("AppendRequests: %v", err)
+				tb.Fatalf("%s: %v", what, err)
 			}
 			break
 		}
