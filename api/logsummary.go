@@ -156,6 +156,25 @@ func share(n, of int64) float64 {
 // emptyLogs is the summary of a group without log lines.
 func emptyLogs() *LogSummary { return (&logAgg{}).summary(0) }
 
+// summaryOrEmpty is l's summary, or emptyLogs when l is nil (a group
+// without log lines).
+func (l *logAgg) summaryOrEmpty(top int) *LogSummary {
+	if l == nil {
+		return emptyLogs()
+	}
+	return l.summary(top)
+}
+
+// addLogs merges s into m[k], creating it when absent.
+func addLogs[K comparable](m map[K]*logAgg, k K, s store.LogSeries) {
+	l := m[k]
+	if l == nil {
+		l = &logAgg{}
+		m[k] = l
+	}
+	l.addSeries(s)
+}
+
 // logRollup runs one log rollup query, wrapping its error; without a log
 // querier it returns nothing.
 func (a *API) logRollup(ctx context.Context, r Range, step time.Duration, f store.Filter, by ...store.Dim) ([]store.LogSeries, error) {

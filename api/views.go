@@ -60,6 +60,11 @@ type JourneyRow struct {
 	// Configured is false for a journey id that came only on records.
 	Configured bool `json:"configured"`
 	Metrics
+	// Logs, in the overview and the journey view, is what the journey's
+	// logs (in the domains the scope sees) say: its top error codes (at
+	// most TopCodesRow in the overview, TopCodesTotal in the journey
+	// view), timeouts and retries. Absent in the domain view.
+	Logs *LogSummary `json:"logs,omitempty"`
 }
 
 // APIRow is one API of a domain or one step of a journey.
@@ -72,8 +77,9 @@ type APIRow struct {
 	API     string `json:"api"`
 	Step    *int   `json:"step,omitempty"`
 	Metrics
-	// Logs, in the domain view only, is what the API's logs say: its top
-	// error codes (at most TopCodesRow), timeouts and retries.
+	// Logs is what the API's logs say (in a journey view: its lines
+	// carrying the journey id): its top error codes (at most TopCodesRow),
+	// timeouts and retries.
 	Logs *LogSummary `json:"logs,omitempty"`
 }
 
@@ -105,7 +111,8 @@ type JourneyView struct {
 	// Journey describes the journey with its totals over the visible steps.
 	Journey JourneyRow `json:"journey"`
 	// Steps lists the configured steps in visible domains, in configuration
-	// order, then any other (service, API) seen with this journey id.
+	// order, then any other (domain, service, API) seen with this journey
+	// id in the requests or the logs.
 	Steps []APIRow `json:"steps"`
 	// Series is the journey's sparkline when a step is given.
 	Series []Point `json:"series,omitempty"`
@@ -151,12 +158,7 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 		if !scope.CanSee(s.Key.Domain) {
 			continue // defence in depth: a backend that ignored the allowlist
 		}
-		l := domLogs[s.Key.Domain]
-		if l == nil {
-			l = &logAgg{}
-			domLogs[s.Key.Domain] = l
-		}
-		l.addSeries(s)
+		addLogs(domLogs, s.Key.Domain, s)
 		allLogs.addSeries(s)
 	}
 	ov := &Overview{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope,
@@ -165,10 +167,7 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 	addRow := func(id string) {
 		row := a.domainRow(id, domAgg[id], r.Span())
 		row.Series = series[id]
-		row.Logs = emptyLogs()
-		if l := domLogs[id]; l != nil {
-			row.Logs = l.summary(TopCodesRow)
-		}
+		row.Logs = domLogs[id].summaryOrEmpty(TopCodesRow)
 		ov.Domains = append(ov.Domains, row)
 	}
 	for _, d := range a.cfg.Domains {
@@ -193,7 +192,7 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 	sort.SliceStable(ov.Domains, func(i, j int) bool {
 		return worse(ov.Domains[i].Health, ov.Domains[i].Name, ov.Domains[j].Health, ov.Domains[j].Name)
 	})
-	ov.Journeys, err = a.journeyRows(ctx, scope, r, allowed, func(ji *journeyInfo) bool { return visibleJourney(ji, scope) })
+	ov.Journeys, err = a.journeyRows(ctx, scope, r, allowed, func(ji *journeyInfo) bool { return visibleJourney(ji, scope) }, true)
 	if err != nil {
 		return nil, err
 	}
@@ -201,8 +200,10 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 }
 
 // journeyRows lists the journeys selected by want plus those seen in the
-// data matching f, with metrics over f.
-func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Filter, want func(*journeyInfo) bool) ([]JourneyRow, error) {
+// data matching f, with metrics over f. With withLogs, each row also gets
+// its logs over f (one log rollup grouped by journey), and journeys seen
+// only in the logs are listed too.
+func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Filter, want func(*journeyInfo) bool, withLogs bool) ([]JourneyRow, error) {
 	byJourney, err := a.rollup(ctx, r, 0, f, store.DimJourney)
 	if err != nil {
 		return nil, err
@@ -213,17 +214,41 @@ func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Fil
 			agg[s.Key.Journey] = total(s)
 		}
 	}
+	var logs map[string]*logAgg
+	if withLogs {
+		ls, err := a.logRollup(ctx, r, 0, f, store.DimJourney)
+		if err != nil {
+			return nil, err
+		}
+		logs = map[string]*logAgg{}
+		for _, s := range ls {
+			if s.Key.Journey == "" {
+				continue
+			}
+			addLogs(logs, s.Key.Journey, s)
+			if _, ok := agg[s.Key.Journey]; !ok {
+				agg[s.Key.Journey] = store.Aggregate{} // a journey seen only in the logs
+			}
+		}
+	}
 	rows := []JourneyRow{}
+	add := func(ji *journeyInfo, ag store.Aggregate) {
+		row := a.journeyRow(ji, ag, r.Span(), scope)
+		if withLogs {
+			row.Logs = logs[ji.id].summaryOrEmpty(TopCodesRow)
+		}
+		rows = append(rows, row)
+	}
 	for _, ji := range a.journeyList {
 		ag, seen := agg[ji.id]
 		if !want(ji) && !seen {
 			continue
 		}
-		rows = append(rows, a.journeyRow(ji, ag, r.Span(), scope))
+		add(ji, ag)
 	}
 	for _, id := range sortedKeys(agg) {
 		if _, ok := a.journeys[id]; !ok {
-			rows = append(rows, a.journeyRow(&journeyInfo{id: id, name: id}, agg[id], r.Span(), scope))
+			add(&journeyInfo{id: id, name: id}, agg[id])
 		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
@@ -311,12 +336,7 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 	var domLogs logAgg
 	for _, s := range logsByAPI {
 		k := sa{s.Key.Service, s.Key.API}
-		l := apiLogs[k]
-		if l == nil {
-			l = &logAgg{}
-			apiLogs[k] = l
-		}
-		l.addSeries(s)
+		addLogs(apiLogs, k, s)
 		domLogs.addSeries(s)
 		if _, ok := agg[k]; !ok {
 			agg[k] = store.Aggregate{} // an API seen only in the logs
@@ -326,12 +346,8 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 	v.APIs = []APIRow{}
 	add := func(k sa) {
 		t := domainT{t: a.ts.T(domain, k.service, k.api)}
-		row := APIRow{Domain: domain, Service: k.service, API: k.api,
-			Metrics: a.metrics(agg[k], r.Span(), t), Logs: emptyLogs()}
-		if l := apiLogs[k]; l != nil {
-			row.Logs = l.summary(TopCodesRow)
-		}
-		v.APIs = append(v.APIs, row)
+		v.APIs = append(v.APIs, APIRow{Domain: domain, Service: k.service, API: k.api,
+			Metrics: a.metrics(agg[k], r.Span(), t), Logs: apiLogs[k].summaryOrEmpty(TopCodesRow)})
 		delete(agg, k)
 	}
 	if d := a.cfg.Domain(domain); d != nil {
@@ -359,7 +375,7 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 	})
 
 	inDomain := Scope{Role: config.RoleSquad, Domain: domain} // the journey's steps in this domain
-	v.Journeys, err = a.journeyRows(ctx, inDomain, r, f, func(ji *journeyInfo) bool { return contains(ji.domains, domain) })
+	v.Journeys, err = a.journeyRows(ctx, inDomain, r, f, func(ji *journeyInfo) bool { return contains(ji.domains, domain) }, false)
 	if err != nil {
 		return nil, err
 	}
@@ -384,14 +400,29 @@ func (a *API) Journey(ctx context.Context, scope Scope, journey string, r Range)
 	if len(tot) > 0 {
 		ag = total(tot[0])
 	}
+	// One log rollup per view: by step, summed for the journey's totals.
+	logsBySteps, err := a.logRollup(ctx, r, 0, f, store.DimDomain, store.DimService, store.DimAPI)
+	if err != nil {
+		return nil, err
+	}
+	stepLogs := map[store.Key]*logAgg{}
+	var jLogs logAgg
+	for _, s := range logsBySteps {
+		if !scope.CanSee(s.Key.Domain) {
+			continue // defence in depth: a backend that ignored the allowlist
+		}
+		addLogs(stepLogs, s.Key, s)
+		jLogs.addSeries(s)
+	}
 	// Records may carry a journey id through a domain the configuration
 	// does not list among its steps: the squad may see that data (its own)
 	// but nothing else of the journey.
-	if configured && !visibleJourney(ji, scope) && ag.Count == 0 {
+	if configured && !visibleJourney(ji, scope) && ag.Count == 0 && jLogs.Lines == 0 {
 		return nil, fmt.Errorf("%w: journey %q has no step in the %s scope", ErrForbidden, journey, scope.Key())
 	}
 	v := &JourneyView{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope,
 		Journey: a.journeyRow(ji, ag, r.Span(), scope), Steps: []APIRow{}}
+	v.Journey.Logs = jLogs.summary(TopCodesTotal)
 	if r.Step > 0 {
 		ss, err := a.rollup(ctx, r, r.Step, f)
 		if err != nil {
@@ -409,14 +440,22 @@ func (a *API) Journey(ctx context.Context, scope Scope, journey string, r Range)
 	for _, s := range bySteps {
 		agg[s.Key] = total(s)
 	}
+	for k := range stepLogs {
+		if _, ok := agg[k]; !ok {
+			agg[k] = store.Aggregate{} // a step seen only in the logs
+		}
+	}
+	step := func(k store.Key, i *int, t time.Duration) APIRow {
+		return APIRow{Domain: k.Domain, Service: k.Service, API: k.API, Step: i,
+			Metrics: a.metrics(agg[k], r.Span(), domainT{t: t}), Logs: stepLogs[k].summaryOrEmpty(TopCodesRow)}
+	}
 	for i := range ji.steps {
 		st := ji.steps[i]
 		if !scope.CanSee(st.domain) {
 			continue
 		}
 		k := store.Key{Domain: st.domain, Service: st.service, API: st.api}
-		v.Steps = append(v.Steps, APIRow{Domain: st.domain, Service: st.service, API: st.api, Step: &i,
-			Metrics: a.metrics(agg[k], r.Span(), domainT{t: st.t})})
+		v.Steps = append(v.Steps, step(k, &i, st.t))
 		delete(agg, k)
 	}
 	rest := make([]store.Key, 0, len(agg))
@@ -434,8 +473,7 @@ func (a *API) Journey(ctx context.Context, scope Scope, journey string, r Range)
 		return x.API < y.API
 	})
 	for _, k := range rest {
-		v.Steps = append(v.Steps, APIRow{Domain: k.Domain, Service: k.Service, API: k.API,
-			Metrics: a.metrics(agg[k], r.Span(), domainT{t: a.ts.T(k.Domain, k.Service, k.API)})})
+		v.Steps = append(v.Steps, step(k, nil, a.ts.T(k.Domain, k.Service, k.API)))
 	}
 	return v, nil
 }

@@ -135,13 +135,11 @@ func TestDomainViewLogs(t *testing.T) {
 		checkLogs(t, "signup (no logs)", v.APIs[0].Logs, logsNone)
 		checkLogs(t, "login", v.APIs[1].Logs, logsLogin)
 
-		// The journey view's steps carry no logs field.
-		jv, err := a.Journey(context.Background(), scope("noc", ""), "pay-bill", last15m())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if jv.Steps[0].Logs != nil {
-			t.Errorf("journey step has logs: %+v", jv.Steps[0].Logs)
+		// The domain view's journey rows carry no logs field.
+		for _, j := range v.Journeys {
+			if j.Logs != nil {
+				t.Errorf("domain view journey %s has logs: %+v", j.ID, j.Logs)
+			}
 		}
 	})
 }
@@ -213,5 +211,248 @@ func TestErrorsCodeOverflow(t *testing.T) {
 			}
 			t.Logf("%d distinct codes listed, %s present: %v", len(ev.Totals.Codes), store.OtherCode, other)
 		})
+	}
+}
+
+// logsPayBill is the journey pay-bill's logs: its pay and login lines.
+var logsPayBill = wantLogs{lines: 42, errors: 26, business: 11, app: 3, sys: 12, timeouts: 12, retries: 4, distinct: 5,
+	codes: []wantCode{
+		{apitest.CodePayTimeout, "system", 8, 8.0 / 26},
+		{apitest.CodeLocked, "business", 6, 6.0 / 26},
+		{apitest.CodeFunds, "business", 5, 5.0 / 26},
+		{apitest.CodeUpstreamTimer, "system", 4, 4.0 / 26},
+		{apitest.CodeApp, "application", 3, 3.0 / 26},
+	}}
+
+func journeyRowByID(rows []api.JourneyRow, id string) *api.JourneyRow {
+	for i := range rows {
+		if rows[i].ID == id {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+func TestOverviewJourneyLogs(t *testing.T) {
+	forEachLogBackend(t, func(t *testing.T, a *api.API) {
+		for _, tc := range []struct {
+			name  string
+			scope api.Scope
+			want  map[string]wantLogs // journey id -> its logs; exactly these rows
+		}{
+			{"noc", scope("noc", ""), map[string]wantLogs{"pay-bill": logsPayBill, "open-account": logsNone}},
+			// A squad sees a journey's logs in its own domain only.
+			{"payments squad", scope("squad", "payments"), map[string]wantLogs{"pay-bill": logsPay}},
+			{"registration squad", scope("squad", "registration"), map[string]wantLogs{"pay-bill": logsLogin, "open-account": logsNone}},
+		} {
+			ov, err := a.Overview(context.Background(), tc.scope, last15m())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ov.Journeys) != len(tc.want) {
+				t.Fatalf("%s: journeys = %+v, want %d", tc.name, ov.Journeys, len(tc.want))
+			}
+			for id, w := range tc.want {
+				j := journeyRowByID(ov.Journeys, id)
+				if j == nil {
+					t.Fatalf("%s: no journey %s", tc.name, id)
+				}
+				checkLogs(t, tc.name+" "+id, j.Logs, w)
+			}
+		}
+		// Request metrics are unchanged beside the logs.
+		ov, err := a.Overview(context.Background(), scope("noc", ""), last15m())
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkMetrics(t, "pay-bill", journeyRowByID(ov.Journeys, "pay-bill").Metrics, wantPayBill)
+	})
+}
+
+func TestJourneyViewLogs(t *testing.T) {
+	forEachLogBackend(t, func(t *testing.T, a *api.API) {
+		v, err := a.Journey(context.Background(), scope("noc", ""), "pay-bill", last15m())
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkLogs(t, "pay-bill totals", v.Journey.Logs, logsPayBill)
+		checkMetrics(t, "pay-bill", v.Journey.Metrics, wantPayBill)
+		if len(v.Steps) != 2 || v.Steps[0].API != "login" || v.Steps[1].API != "pay" {
+			t.Fatalf("steps = %+v", v.Steps)
+		}
+		checkLogs(t, "login step", v.Steps[0].Logs, logsLogin)
+		checkLogs(t, "pay step", v.Steps[1].Logs, logsPay)
+		checkMetrics(t, "pay step", v.Steps[1].Metrics, wantPay)
+
+		v, err = a.Journey(context.Background(), scope("noc", ""), "open-account", last15m())
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkLogs(t, "open-account totals", v.Journey.Logs, logsNone)
+		if len(v.Steps) != 1 {
+			t.Fatalf("open-account steps = %+v", v.Steps)
+		}
+		checkLogs(t, "signup step", v.Steps[0].Logs, logsNone)
+
+		// A squad sees its own step's logs only.
+		for _, tc := range []struct {
+			domain, api string
+			want        wantLogs
+		}{{"payments", "pay", logsPay}, {"registration", "login", logsLogin}} {
+			v, err = a.Journey(context.Background(), scope("squad", tc.domain), "pay-bill", last15m())
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkLogs(t, tc.domain+" squad totals", v.Journey.Logs, tc.want)
+			if len(v.Steps) != 1 || v.Steps[0].API != tc.api {
+				t.Fatalf("%s squad steps = %+v", tc.domain, v.Steps)
+			}
+			checkLogs(t, tc.domain+" squad step", v.Steps[0].Logs, tc.want)
+		}
+	})
+}
+
+func TestJourneyLogOnlyData(t *testing.T) {
+	// Journeys and steps seen only in the logs get their own rows, and a
+	// squad whose domain has lines of a foreign journey sees those lines.
+	at := apitest.Now().Add(-time.Minute).UnixNano()
+	logs := append(apitest.LogRows(),
+		record.Log{TS: at, Domain: "payments", Journey: "ghost", Service: "pay-svc", API: "refund",
+			Level: record.LevelError, ErrorCode: "E-ghost", ErrorClass: record.ClassApplication},
+		record.Log{TS: at, Domain: "payments", Journey: "pay-bill", Service: "pay-svc", API: "refund",
+			Level: record.LevelWarn, Retry: true},
+		record.Log{TS: at, Domain: "payments", Journey: "open-account", Service: "pay-svc", API: "pay",
+			Level: record.LevelWarn, Timeout: true})
+	a := newAPI(t, apitest.Config(t), memquery.New(apitest.Rows()...).WithLogs(logs...))
+	ctx := context.Background()
+
+	ov, err := a.Overview(ctx, scope("noc", ""), last15m())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := journeyRowByID(ov.Journeys, "ghost")
+	if g == nil || g.Configured || g.Health != "nodata" || g.Count != 0 {
+		t.Fatalf("ghost row = %+v", g)
+	}
+	checkLogs(t, "ghost", g.Logs, wantLogs{lines: 1, errors: 1, app: 1, distinct: 1,
+		codes: []wantCode{{"E-ghost", "application", 1, 1}}})
+	if ov, err = a.Overview(ctx, scope("squad", "registration"), last15m()); err != nil {
+		t.Fatal(err)
+	}
+	if journeyRowByID(ov.Journeys, "ghost") != nil {
+		t.Errorf("registration squad sees payments' ghost journey: %+v", ov.Journeys)
+	}
+	// The payments squad now sees open-account: its own timeout line only.
+	if ov, err = a.Overview(ctx, scope("squad", "payments"), last15m()); err != nil {
+		t.Fatal(err)
+	}
+	oa := journeyRowByID(ov.Journeys, "open-account")
+	if len(ov.Journeys) != 3 || oa == nil || oa.Count != 0 {
+		t.Fatalf("payments squad journeys = %+v", ov.Journeys)
+	}
+	checkLogs(t, "open-account (payments)", oa.Logs, wantLogs{lines: 1, timeouts: 1, codes: []wantCode{}})
+
+	v, err := a.Journey(ctx, scope("noc", ""), "pay-bill", last15m())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Steps) != 3 || v.Steps[2].API != "refund" || v.Steps[2].Step != nil || v.Steps[2].Health != "nodata" {
+		t.Fatalf("steps = %+v", v.Steps)
+	}
+	checkLogs(t, "refund step", v.Steps[2].Logs, wantLogs{lines: 1, retries: 1, codes: []wantCode{}})
+	if v.Journey.Logs.Lines != 43 || v.Journey.Logs.Retries != 5 {
+		t.Errorf("pay-bill totals = %+v", v.Journey.Logs)
+	}
+
+	v, err = a.Journey(ctx, scope("squad", "payments"), "open-account", last15m())
+	if err != nil {
+		t.Fatalf("payments squad, open-account: %v", err)
+	}
+	if len(v.Steps) != 1 || v.Steps[0].Domain != "payments" || v.Steps[0].API != "pay" || v.Steps[0].Step != nil ||
+		v.Journey.Logs.Lines != 1 || v.Journey.Count != 0 {
+		t.Errorf("payments squad, open-account = %+v steps %+v", v.Journey, v.Steps)
+	}
+	if _, err := a.Journey(ctx, scope("squad", "registration"), "ghost", last15m()); err != nil {
+		t.Errorf("registration squad, unconfigured ghost: %v", err) // served from the data alone: empty
+	}
+}
+
+func TestJourneyLogsJSON(t *testing.T) {
+	// Over REST: "logs" is on the overview's and the journey view's journey
+	// rows and steps, and absent from the domain view's journey rows.
+	srv := newServer(t, newAPI(t, apitest.Config(t), memquery.New(apitest.Rows()...).WithLogs(apitest.LogRows()...)))
+	var ov struct {
+		Journeys []map[string]any `json:"journeys"`
+	}
+	if code, _ := get(t, srv, "/api/v1/overview", apitest.NOCToken, &ov); code != 200 || len(ov.Journeys) != 2 {
+		t.Fatalf("overview: %d %+v", code, ov.Journeys)
+	}
+	for _, j := range ov.Journeys {
+		l, ok := j["logs"].(map[string]any)
+		if !ok || l["codes"] == nil || l["timeouts"] == nil || l["retries"] == nil {
+			t.Errorf("overview journey %v: logs = %v", j["id"], j["logs"])
+		}
+	}
+	var jv struct {
+		Journey map[string]any   `json:"journey"`
+		Steps   []map[string]any `json:"steps"`
+	}
+	if code, _ := get(t, srv, "/api/v1/journeys/pay-bill", apitest.PayToken, &jv); code != 200 || len(jv.Steps) != 1 {
+		t.Fatalf("journey: %d %+v", code, jv.Steps)
+	}
+	if l, _ := jv.Journey["logs"].(map[string]any); l == nil || l["lines"] != 30.0 {
+		t.Errorf("journey logs = %v", jv.Journey["logs"])
+	}
+	if l, _ := jv.Steps[0]["logs"].(map[string]any); l == nil || l["timeouts"] != 8.0 {
+		t.Errorf("step logs = %v", jv.Steps[0]["logs"])
+	}
+	var dv struct {
+		Journeys []map[string]any `json:"journeys"`
+	}
+	if code, _ := get(t, srv, "/api/v1/domains/payments", apitest.PayToken, &dv); code != 200 || len(dv.Journeys) != 1 {
+		t.Fatalf("domain: %d %+v", code, dv.Journeys)
+	}
+	if _, ok := dv.Journeys[0]["logs"]; ok {
+		t.Errorf("domain view journey row has logs: %v", dv.Journeys[0])
+	}
+}
+
+// countingLogs counts the log rollups a view asks for, and their groupings.
+type countingLogs struct {
+	*memquery.Querier
+	groups [][]store.Dim
+}
+
+func (c *countingLogs) LogRollup(ctx context.Context, rq store.RollupQuery) ([]store.LogSeries, error) {
+	c.groups = append(c.groups, rq.GroupBy)
+	return c.Querier.LogRollup(ctx, rq)
+}
+
+func TestViewsLogRollupCount(t *testing.T) {
+	// One log rollup per view for its rows, plus one grouped by journey for
+	// the overview's journeys.
+	mq := memquery.New(apitest.Rows()...).WithLogs(apitest.LogRows()...)
+	c := &countingLogs{Querier: mq}
+	a := api.New(apitest.Config(t), mq, api.Options{Now: apitest.Now, Logs: c})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		run  func() error
+		want [][]store.Dim
+	}{
+		{"overview", func() error { _, err := a.Overview(ctx, scope("noc", ""), last15m()); return err },
+			[][]store.Dim{{store.DimDomain}, {store.DimJourney}}},
+		{"domain", func() error { _, err := a.Domain(ctx, scope("noc", ""), "payments", last15m()); return err },
+			[][]store.Dim{{store.DimService, store.DimAPI}}},
+		{"journey", func() error { _, err := a.Journey(ctx, scope("noc", ""), "pay-bill", last15m()); return err },
+			[][]store.Dim{{store.DimDomain, store.DimService, store.DimAPI}}},
+	} {
+		c.groups = nil
+		if err := tc.run(); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(c.groups) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: log rollups grouped by %v, want %v", tc.name, c.groups, tc.want)
+		}
 	}
 }

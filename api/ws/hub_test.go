@@ -146,6 +146,15 @@ func TestSnapshotThenUpdates(t *testing.T) {
 	if err := json.Unmarshal(s2.Data, &jv); err != nil || jv.Journey.Count != 150 || len(jv.Series) != 3 {
 		t.Fatalf("journey snapshot: %v %+v", err, jv.Journey)
 	}
+	// The journey view carries its logs, per step too (pay-bill: login's 12
+	// lines and pay's 30; see apitest.LogRows).
+	if l := jv.Journey.Logs; l == nil || l.Lines != 42 || l.Errors != 26 || l.Timeouts != 12 || l.Retries != 4 ||
+		len(l.Codes) != 5 || l.Codes[0].Code != apitest.CodePayTimeout {
+		t.Errorf("journey logs = %+v", jv.Journey.Logs)
+	}
+	if len(jv.Steps) != 2 || jv.Steps[0].Logs == nil || jv.Steps[0].Logs.Lines != 12 || jv.Steps[1].Logs == nil || jv.Steps[1].Logs.Timeouts != 8 {
+		t.Errorf("journey steps = %+v", jv.Steps)
+	}
 	for range 5 {
 		if e := readType(t, c, &seq, "update"); e.ID != "s2" {
 			t.Fatalf("update for %s after unsubscribe", e.ID)
@@ -172,6 +181,12 @@ func TestSnapshotsCarryErrorCodes(t *testing.T) {
 	if c0 := l.Codes[0]; c0.Code != apitest.CodePayTimeout || c0.Class != "system" || c0.Count != 10 ||
 		c0.Share != 10.0/30 || len(c0.Domains) != 2 || c0.Domains[0] != "payments" || c0.Domains[1] != "unassigned" {
 		t.Errorf("top code = %+v", c0)
+	}
+	for _, j := range ov.Journeys {
+		if j.ID == "pay-bill" && (j.Logs == nil || j.Logs.Lines != 42 || j.Logs.Timeouts != 12 || j.Logs.Retries != 4 ||
+			j.Logs.Codes[0].Code != apitest.CodePayTimeout || j.Logs.Codes[0].Count != 8) {
+			t.Errorf("pay-bill journey logs = %+v", j.Logs)
+		}
 	}
 	for _, d := range ov.Domains {
 		if d.ID == "registration" && (d.Logs == nil || d.Logs.Errors != 10 || d.Logs.Timeouts != 4 ||
@@ -207,6 +222,10 @@ func TestSnapshotsCarryErrorCodes(t *testing.T) {
 	}
 	if sov.Logs.Lines != 35 || len(sov.Logs.Codes) != 3 || len(sov.Logs.Codes[0].Domains) != 1 || sov.Logs.Codes[0].Count != 8 {
 		t.Errorf("squad overview logs = %+v", sov.Logs)
+	}
+	// Its journeys hold its own domain's lines only: pay-bill's pay lines.
+	if len(sov.Journeys) != 1 || sov.Journeys[0].Logs == nil || sov.Journeys[0].Logs.Lines != 30 || sov.Journeys[0].Logs.Timeouts != 8 {
+		t.Errorf("squad overview journeys = %+v", sov.Journeys)
 	}
 }
 
