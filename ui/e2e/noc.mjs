@@ -1,8 +1,9 @@
 // Browser test of the NOC dashboard, run by cmd/noctua's e2e test:
 //   node noc.mjs <dashboard URL with token> <screenshot dir>
 // It opens the NOC page in Debian's chromium, waits for live numbers, checks
-// that they keep updating, follows the Payments tile to the squad page and
-// checks its API table, saving a screenshot of each page. It prints one JSON
+// that they keep updating and the journey table's log column, follows the
+// Payments tile to the squad page and checks its API table, then one of its
+// journeys and its steps' log columns, saving a screenshot of each page. It prints one JSON
 // line with what it saw and exits non-zero on any failure.
 import { chromium } from 'playwright-core';
 
@@ -57,6 +58,15 @@ try {
   if (counts.some((n, i) => i && n > counts[i - 1])) throw new Error(`codes not most frequent first: ${counts}`);
   seen.tileTopCodes = await page.$$eval('[data-metric="top-code"][data-code]:not([data-code=""])', (ls) => ls.map((l) => l.dataset.code));
   if (!seen.tileTopCodes.length) throw new Error('codes in the panel but no tile shows a top code');
+  // Every journey row has its "top code · timeouts · retries" cell; the
+  // demo's log lines carry journey ids, so some journey shows a top code.
+  await page.waitForFunction(() => document.querySelectorAll('#journeys tbody tr[data-journey] [data-metric="top-code"]:not([data-code=""])').length > 0,
+    null, { timeout: 30000 });
+  const journeyLines = await page.$$eval('#journeys tbody tr[data-journey]', (rs) => rs.map((r) => r.querySelector('[data-metric="top-code"]')?.textContent));
+  if (!journeyLines.length || journeyLines.some((l) => !/timeouts \d+ · retries \d+/.test(l || ''))) {
+    throw new Error(`journey rows without their top-code cell: ${journeyLines}`);
+  }
+  seen.journeyTopCodes = await page.$$eval('#journeys tbody tr[data-journey] [data-metric="top-code"]:not([data-code=""])', (ls) => ls.map((l) => l.dataset.code));
 
   // Still live: the websocket sequence number advances.
   const seq1 = Number(await page.getAttribute('body', 'data-seq'));
@@ -87,6 +97,21 @@ try {
   seen.logRows = await page.$$eval('#logs-table tbody tr', (rs) => rs.length);
   if (!seen.logRows) throw new Error('logs panel says data but shows no line');
   await page.screenshot({ path: `${outDir}/payments.png`, fullPage: true });
+
+  // Follow one of the squad's journeys: each step has its codes, timeouts
+  // and retries.
+  await page.click('#journeys tbody tr[data-journey] a');
+  await page.waitForURL(/journey/, { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelectorAll('#steps tbody tr[data-api] [data-metric="timeouts"]').length > 0,
+    null, { timeout: 30000 });
+  const stepLogCells = await page.$$eval('#steps tbody tr[data-api]', (rs) => rs.map((r) => [
+    r.querySelector('[data-metric="codes"]')?.textContent, r.querySelector('[data-metric="timeouts"]')?.textContent,
+    r.querySelector('[data-metric="retries"]')?.textContent]));
+  if (stepLogCells.some(([c, t, r]) => !c || !/^\d+$/.test(t || '') || !/^\d+$/.test(r || ''))) {
+    throw new Error(`journey steps without codes/timeouts/retries: ${JSON.stringify(stepLogCells.slice(0, 3))}`);
+  }
+  seen.journeySteps = stepLogCells.length;
+  await page.screenshot({ path: `${outDir}/journey.png`, fullPage: true });
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
   console.log(JSON.stringify({ ok: true, ...seen }));
 } catch (e) {

@@ -123,9 +123,24 @@ const Noctua = (() => {
     return (x && x.logs) || { lines: 0, errors: 0, timeouts: 0, retries: 0, codes: [], errors_by_class: {}, by_level: {} };
   }
 
+  // logLine is a row's "top code" line with its timeouts and retries, in a
+  // tag ('div' in a tile, 'td' in a table).
+  function logLine(l, tag) {
+    const top = (l.codes || [])[0];
+    return el(tag || 'div', { class: 'logline', 'data-metric': 'top-code', 'data-code': top ? top.code : '' },
+      top ? ['top code ', codeBadge(top)] : el('span', { class: 'dim' }, 'no error logs'),
+      ` · timeouts ${l.timeouts || 0} · retries ${l.retries || 0}`);
+  }
+
+  // topCodes shows a row's three most frequent codes.
+  function topCodes(l) {
+    const cs = (l.codes || []).slice(0, 3);
+    return cs.length ? cs.map((c) => [codeBadge(c), ' ']).flat() : el('span', { class: 'dim' }, '–');
+  }
+
   function apdexCell(a) {
     return el('td', { class: 'n apdex r-' + (a.rating || 'nodata'), title: `S ${a.satisfied} / T ${a.tolerating} / F ${a.frustrated}` + (a.t_mixed ? ' · * mixed T: each API against its own T' : '') }, fmt.apdex(a));
   }
 
-  return { el, fmt, getJSON, live, whoami, withToken, apdexCell, params, codeBadge, clsOf, logsOf };
+  return { el, fmt, getJSON, live, whoami, withToken, apdexCell, params, codeBadge, clsOf, logsOf, logLine, topCodes };
 })();

@@ -1,7 +1,7 @@
 // A squad's page: one domain's APIs and journeys, live.
 'use strict';
 (() => {
-  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, logsOf } = Noctua;
+  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, logsOf, topCodes } = Noctua;
   const domain = Noctua.params.get('domain') || '';
   const range = Noctua.params.get('range') || '15m';
   document.getElementById('range').textContent = 'last ' + range;
@@ -35,11 +35,6 @@
       el('td', {}, el('a', { href: withToken('journey.html?journey=' + encodeURIComponent(j.id) + '&range=' + range) }, j.name || j.id)),
       el('td', { class: 'n' }, fmt.rps(j.throughput)), el('td', { class: 'n' }, fmt.pct(j.error_pct)),
       el('td', { class: 'n' }, fmt.ms(j.p99_ms)), apdexCell(j.apdex))));
-  }
-  // topCodes shows an API's three most frequent codes.
-  function topCodes(l) {
-    const cs = (l.codes || []).slice(0, 3);
-    return cs.length ? cs.map((c) => [codeBadge(c), ' ']).flat() : el('span', { class: 'dim' }, '–');
   }
   function codesPanel(l) {
     const codes = l.codes || [];

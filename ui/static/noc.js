@@ -1,7 +1,7 @@
 // The central NOC page: a tile per domain and a row per journey, live.
 'use strict';
 (() => {
-  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, clsOf, logsOf } = Noctua;
+  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, clsOf, logsOf, logLine } = Noctua;
   const range = Noctua.params.get('range') || '15m';
   document.getElementById('range').textContent = 'last ' + range;
 
@@ -19,14 +19,6 @@
         logLine(logsOf(d)),
         spark(d.series || [])));
   }
-  // logLine is a tile's "top code" line with its timeouts and retries.
-  function logLine(l) {
-    const top = (l.codes || [])[0];
-    return el('div', { class: 'logline', 'data-metric': 'top-code', 'data-code': top ? top.code : '' },
-      top ? ['top code ', codeBadge(top)] : el('span', { class: 'dim' }, 'no error logs'),
-      ` · timeouts ${l.timeouts || 0} · retries ${l.retries || 0}`);
-  }
-
   // codesPanel lists the NOC-wide top error codes with their domains.
   function codesPanel(ov) {
     const l = logsOf(ov);
@@ -73,7 +65,8 @@
       el('td', {}, fmt.classes(j)),
       el('td', { class: 'n' }, fmt.ms(j.p95_ms)),
       el('td', { class: 'n' }, fmt.ms(j.p99_ms)),
-      apdexCell(j.apdex))));
+      apdexCell(j.apdex),
+      logLine(logsOf(j), 'td'))));
   }
 
   whoami();
