@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -241,57 +240,29 @@ func (a *API) requests(ctx context.Context, s Scope, r *http.Request) (any, erro
 	if rng.Step != 0 {
 		return nil, fmt.Errorf("%w: step: not supported by /requests", ErrBadRequest)
 	}
-	q := store.RequestQuery{From: rng.From, To: rng.To, Limit: DefaultLimit}
-	q.Filter = store.Filter{Domains: s.Domains()}
-	for _, p := range []struct {
-		name string
-		dst  *string
-	}{
-		{"domain", &q.Filter.Domain}, {"journey", &q.Filter.Journey}, {"service", &q.Filter.Service},
-		{"api", &q.Filter.API}, {"code", &q.ErrorCode}, {"trace_id", &q.TraceID},
-	} {
-		val := v.Get(p.name)
-		if len(val) > maxParamValueLen {
-			return nil, fmt.Errorf("%w: %s: at most %d characters", ErrBadRequest, p.name, maxParamValueLen)
-		}
-		*p.dst = val
+	q := store.RequestQuery{From: rng.From, To: rng.To}
+	q.Filter, err = dimParams(v, s, map[string]*string{"code": &q.ErrorCode, "trace_id": &q.TraceID})
+	if err != nil {
+		return nil, err
 	}
-	if d := q.Filter.Domain; d != "" && !s.CanSee(d) {
-		return nil, fmt.Errorf("%w: domain %q is outside the %s scope", ErrForbidden, d, s.Key())
+	if q.OnlyError, err = boolParam(v, "error"); err != nil {
+		return nil, err
 	}
-	if e := v.Get("error"); e != "" {
-		b, err := strconv.ParseBool(e)
-		if err != nil {
-			return nil, fmt.Errorf("%w: error: want true or false, got %q", ErrBadRequest, clip(e))
-		}
-		q.OnlyError = b
-	}
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > MaxLimit {
-			return nil, fmt.Errorf("%w: limit: want 1 to %d, got %q", ErrBadRequest, MaxLimit, clip(l))
-		}
-		q.Limit = n
+	if q.Limit, err = intParam(v, "limit", 1, MaxLimit, DefaultLimit); err != nil {
+		return nil, err
 	}
 	rows, err := a.q.Requests(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("api: requests: %w", err)
 	}
-	out := RequestList{From: rng.From.UTC(), To: rng.To.UTC(), Scope: s, Limit: q.Limit, Requests: make([]RequestRow, 0, len(rows))}
-	for i := range rows {
-		rr := &rows[i]
-		// Defence in depth: never hand a squad another domain's row, even
-		// if a backend ignored the allowlist.
-		if !s.CanSee(rr.Domain) || !q.Filter.Match(rr.Domain, rr.Journey, rr.Service, rr.API) {
-			continue
-		}
-		if len(out.Requests) == q.Limit {
-			break
-		}
-		out.Requests = append(out.Requests, requestRow(rr))
-	}
+	out := RequestList{From: rng.From.UTC(), To: rng.To.UTC(), Scope: s, Limit: q.Limit,
+		Requests: visibleRows(rows, s, q.Filter, q.Limit, requestRow)}
 	out.Count = len(out.Requests)
 	return out, nil
+}
+
+func (r RequestRow) dims() (domain, journey, service, api string) {
+	return r.Domain, r.Journey, r.Service, r.API
 }
 
 func requestRow(r *record.Request) RequestRow {

@@ -94,6 +94,49 @@ func dimParams(v url.Values, s Scope, extra map[string]*string) (store.Filter, e
 	return f, nil
 }
 
+// boolParam parses an optional boolean, false when absent.
+func boolParam(v url.Values, name string) (bool, error) {
+	s := v.Get(name)
+	if s == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s: want true or false, got %q", ErrBadRequest, name, clip(s))
+	}
+	return b, nil
+}
+
+// dimsRow is a response row with its dimensions.
+type dimsRow interface {
+	dims() (domain, journey, service, api string)
+}
+
+// visibleRows converts rows and keeps those the scope may see and that
+// match f, at most limit of them. Defence in depth: a squad is never
+// handed another domain's row, even if a backend ignored the allowlist or
+// the filter.
+func visibleRows[R any, O dimsRow](rows []R, s Scope, f store.Filter, limit int, conv func(*R) O) []O {
+	out := make([]O, 0, min(len(rows), limit))
+	for i := range rows {
+		o := conv(&rows[i])
+		domain, journey, service, api := o.dims()
+		if !s.CanSee(domain) || !f.Match(domain, journey, service, api) {
+			continue
+		}
+		if len(out) == limit {
+			break
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// errorFilter echoes f's dimensions.
+func errorFilter(f store.Filter) ErrorFilter {
+	return ErrorFilter{Domain: f.Domain, Journey: f.Journey, Service: f.Service, API: f.API}
+}
+
 // intParam parses an optional integer in [lo, hi], def when absent.
 func intParam(v url.Values, name string, lo, hi, def int) (int, error) {
 	s := v.Get(name)
@@ -133,7 +176,7 @@ func (a *API) errorCodes(ctx context.Context, s Scope, r *http.Request) (any, er
 // or a service, plus one per step for the series.
 func (a *API) ErrorCodes(ctx context.Context, s Scope, r Range, f store.Filter, top int) (*ErrorCodesView, error) {
 	out := &ErrorCodesView{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: s,
-		Filter: ErrorFilter{Domain: f.Domain, Journey: f.Journey, Service: f.Service, API: f.API}}
+		Filter: errorFilter(f)}
 	perAPI := f.Domain != "" || f.Service != ""
 	var by []store.Dim
 	if perAPI {
@@ -250,12 +293,8 @@ func (a *API) logRows(ctx context.Context, s Scope, r *http.Request) (any, error
 	if q.Level != "" && !contains(levelParams, q.Level) {
 		return nil, fmt.Errorf("%w: level: want one of debug, info, warn, error, fatal, got %q", ErrBadRequest, clip(q.Level))
 	}
-	if e := v.Get("error"); e != "" {
-		b, err := strconv.ParseBool(e)
-		if err != nil {
-			return nil, fmt.Errorf("%w: error: want true or false, got %q", ErrBadRequest, clip(e))
-		}
-		q.OnlyError = b
+	if q.OnlyError, err = boolParam(v, "error"); err != nil {
+		return nil, err
 	}
 	if q.Limit, err = intParam(v, "limit", 1, MaxLogLimit, DefaultLogLimit); err != nil {
 		return nil, err
@@ -275,22 +314,13 @@ func (a *API) logRows(ctx context.Context, s Scope, r *http.Request) (any, error
 		return nil, fmt.Errorf("api: logs: %w", err)
 	}
 	out := LogList{From: rng.From.UTC(), To: rng.To.UTC(), Scope: s, Limit: q.Limit, Next: page.Next,
-		Filter: ErrorFilter{Domain: q.Filter.Domain, Journey: q.Filter.Journey, Service: q.Filter.Service, API: q.Filter.API},
-		Logs:   make([]LogRow, 0, len(page.Logs))}
-	for i := range page.Logs {
-		l := &page.Logs[i]
-		// Defence in depth: never hand a squad another domain's line, even
-		// if a backend ignored the allowlist.
-		if !s.CanSee(l.Domain) || !q.Filter.Match(l.Domain, l.Journey, l.Service, l.API) {
-			continue
-		}
-		if len(out.Logs) == q.Limit {
-			break
-		}
-		out.Logs = append(out.Logs, logRow(l))
-	}
+		Filter: errorFilter(q.Filter), Logs: visibleRows(page.Logs, s, q.Filter, q.Limit, logRow)}
 	out.Count = len(out.Logs)
 	return out, nil
+}
+
+func (r LogRow) dims() (domain, journey, service, api string) {
+	return r.Domain, r.Journey, r.Service, r.API
 }
 
 func logRow(l *record.Log) LogRow {

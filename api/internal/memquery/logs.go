@@ -29,67 +29,14 @@ func (q *Querier) AppendLogs(_ context.Context, ls []record.Log) error {
 
 // LogRollup implements store.LogQuerier: windows start at From, one per Step.
 func (q *Querier) LogRollup(_ context.Context, rq store.RollupQuery) ([]store.LogSeries, error) {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if q.err != nil {
-		return nil, q.err
-	}
-	from, to := rq.From.UnixNano(), rq.To.UnixNano()
-	step := to - from
-	if rq.Step > 0 {
-		step = int64(rq.Step)
-	}
-	type gk struct {
-		key store.Key
-		w   int64
-	}
-	groups := map[gk][]*record.Log{}
-	for i := range q.logs {
-		l := &q.logs[i]
-		if l.TS < from || l.TS >= to || !rq.Filter.Match(l.Domain, l.Journey, l.Service, l.API) {
-			continue
-		}
-		g := gk{groupKey(rq.GroupBy, l.Domain, l.Journey, l.Service, l.API), (l.TS - from) / step}
-		groups[g] = append(groups[g], l)
-	}
-	byKey := map[store.Key]*store.LogSeries{}
-	for g, ls := range groups {
-		s := byKey[g.key]
-		if s == nil {
-			s = &store.LogSeries{Key: g.key}
-			byKey[g.key] = s
-		}
-		s.Points = append(s.Points, store.LogPoint{TS: time.Unix(0, from+g.w*step).UTC(), LogAggregate: logAggregate(ls)})
-	}
-	out := make([]store.LogSeries, 0, len(byKey))
-	for _, s := range byKey {
-		slices.SortFunc(s.Points, func(a, b store.LogPoint) int { return a.TS.Compare(b.TS) })
-		out = append(out, *s)
-	}
-	slices.SortFunc(out, func(a, b store.LogSeries) int { return compareKeys(a.Key, b.Key) })
-	return out, nil
-}
-
-func groupKey(by []store.Dim, domain, journey, service, api string) store.Key {
-	var k store.Key
-	for _, d := range by {
-		switch d {
-		case store.DimDomain:
-			k.Domain = domain
-		case store.DimJourney:
-			k.Journey = journey
-		case store.DimService:
-			k.Service = service
-		case store.DimAPI:
-			k.API = api
-		}
-	}
-	return k
-}
-
-func compareKeys(a, b store.Key) int {
-	return cmp.Or(cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.Journey, b.Journey),
-		cmp.Compare(a.Service, b.Service), cmp.Compare(a.API, b.API))
+	return rollup(q, rq, func(q *Querier) []record.Log { return q.logs },
+		func(l *record.Log) (int64, store.Key) {
+			return l.TS, store.Key{Domain: l.Domain, Journey: l.Journey, Service: l.Service, API: l.API}
+		},
+		func(ts time.Time, ls []*record.Log) store.LogPoint {
+			return store.LogPoint{TS: ts, LogAggregate: logAggregate(ls)}
+		},
+		func(k store.Key, ps []store.LogPoint) store.LogSeries { return store.LogSeries{Key: k, Points: ps} })
 }
 
 func logAggregate(ls []*record.Log) store.LogAggregate {

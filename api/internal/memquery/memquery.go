@@ -49,61 +49,90 @@ func (q *Querier) SetErr(err error) {
 
 // Rollup implements store.Querier: windows start at From, one per Step.
 func (q *Querier) Rollup(_ context.Context, rq store.RollupQuery) ([]store.Series, error) {
+	return rollup(q, rq, func(q *Querier) []record.Request { return q.rows },
+		func(r *record.Request) (int64, store.Key) {
+			return r.TS, store.Key{Domain: r.Domain, Journey: r.Journey, Service: r.Service, API: r.API}
+		},
+		func(ts time.Time, rs []*record.Request) store.Point {
+			return store.Point{TS: ts, Aggregate: aggregate(rs)}
+		},
+		func(k store.Key, ps []store.Point) store.Series { return store.Series{Key: k, Points: ps} })
+}
+
+// rollup answers a rollup query over the rows of(q) (read under q's lock):
+// it groups the rows matching rq.Filter by rq.GroupBy and by window
+// (windows start at From, one per Step, or one for the whole range), makes
+// a point of each group and returns one series per key, in key order, its
+// points in time order. row gives a row's time (Unix ns) and dimensions.
+func rollup[R, P, S any](q *Querier, rq store.RollupQuery, of func(*Querier) []R, row func(*R) (int64, store.Key),
+	point func(time.Time, []*R) P, series func(store.Key, []P) S) ([]S, error) {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
 	if q.err != nil {
 		return nil, q.err
 	}
+	rows := of(q)
 	from, to := rq.From.UnixNano(), rq.To.UnixNano()
 	step := to - from
 	if rq.Step > 0 {
 		step = int64(rq.Step)
 	}
-	type gk struct {
-		key store.Key
-		w   int64
-	}
-	groups := map[gk][]*record.Request{}
-	for i := range q.rows {
-		r := &q.rows[i]
-		if r.TS < from || r.TS >= to || !rq.Filter.Match(r.Domain, r.Journey, r.Service, r.API) {
+	groups := map[store.Key]map[int64][]*R{}
+	for i := range rows {
+		r := &rows[i]
+		ts, k := row(r)
+		if ts < from || ts >= to || !rq.Filter.Match(k.Domain, k.Journey, k.Service, k.API) {
 			continue
 		}
-		var k store.Key
-		for _, d := range rq.GroupBy {
-			switch d {
-			case store.DimDomain:
-				k.Domain = r.Domain
-			case store.DimJourney:
-				k.Journey = r.Journey
-			case store.DimService:
-				k.Service = r.Service
-			case store.DimAPI:
-				k.API = r.API
-			}
+		g := groupKey(rq.GroupBy, k)
+		if groups[g] == nil {
+			groups[g] = map[int64][]*R{}
 		}
-		g := gk{k, (r.TS - from) / step}
-		groups[g] = append(groups[g], r)
+		w := (ts - from) / step
+		groups[g][w] = append(groups[g][w], r)
 	}
-	byKey := map[store.Key]*store.Series{}
-	for g, rs := range groups {
-		s := byKey[g.key]
-		if s == nil {
-			s = &store.Series{Key: g.key}
-			byKey[g.key] = s
+	keys := make([]store.Key, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
+	out := make([]S, len(keys))
+	for i, k := range keys {
+		ws := make([]int64, 0, len(groups[k]))
+		for w := range groups[k] {
+			ws = append(ws, w)
 		}
-		s.Points = append(s.Points, store.Point{TS: time.Unix(0, from+g.w*step).UTC(), Aggregate: aggregate(rs)})
+		slices.Sort(ws)
+		ps := make([]P, len(ws))
+		for j, w := range ws {
+			ps[j] = point(time.Unix(0, from+w*step).UTC(), groups[k][w])
+		}
+		out[i] = series(k, ps)
 	}
-	out := make([]store.Series, 0, len(byKey))
-	for _, s := range byKey {
-		sort.Slice(s.Points, func(i, j int) bool { return s.Points[i].TS.Before(s.Points[j].TS) })
-		out = append(out, *s)
-	}
-	slices.SortFunc(out, func(a, b store.Series) int {
-		return cmp.Or(cmp.Compare(a.Key.Domain, b.Key.Domain), cmp.Compare(a.Key.Journey, b.Key.Journey),
-			cmp.Compare(a.Key.Service, b.Key.Service), cmp.Compare(a.Key.API, b.Key.API))
-	})
 	return out, nil
+}
+
+// groupKey keeps the dimensions of k that by names.
+func groupKey(by []store.Dim, k store.Key) store.Key {
+	var g store.Key
+	for _, d := range by {
+		switch d {
+		case store.DimDomain:
+			g.Domain = k.Domain
+		case store.DimJourney:
+			g.Journey = k.Journey
+		case store.DimService:
+			g.Service = k.Service
+		case store.DimAPI:
+			g.API = k.API
+		}
+	}
+	return g
+}
+
+func compareKeys(a, b store.Key) int {
+	return cmp.Or(cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.Journey, b.Journey),
+		cmp.Compare(a.Service, b.Service), cmp.Compare(a.API, b.API))
 }
 
 func aggregate(rs []*record.Request) store.Aggregate {
