@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -121,6 +122,7 @@ func writerProps(dictColumns []string) *parquet.WriterProperties {
 // sealedBlock is a block handed to the sealer: its record is immutable.
 type sealedBlock struct {
 	rec    arrow.Record
+	cells  encoding.BinaryMarshaler // the rollup cells of rec's rows
 	maxSeq uint64
 	minTS  int64
 	maxTS  int64

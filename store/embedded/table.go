@@ -3,6 +3,7 @@ package embedded
 import (
 	"cmp"
 	"context"
+	"encoding"
 	"errors"
 	"fmt"
 	"os"
@@ -30,6 +31,10 @@ type rollupOf[R any] interface {
 	UnmarshalMerge(data []byte, now time.Time) error
 	Prune(now time.Time) int
 	Cells() int64
+	// TrackBlocks and TakeBlock hand over the cells of each block's rows
+	// (see rollup.Set.TakeBlock), persisted beside its sealed file.
+	TrackBlocks()
+	TakeBlock() encoding.BinaryMarshaler
 }
 
 // blockMeta is what every open block knows besides its Arrow builders: the
@@ -131,6 +136,7 @@ func openTable[R any, B builder[R], S rollupOf[R]](name, dir string, sp spec[R, 
 	if t.roll, err = sp.newRollup(t.tiers); err != nil {
 		return nil, err
 	}
+	t.roll.TrackBlocks()
 	t.open = sp.newBlock(mem)
 	maxSealed, err := t.loadSealed()
 	if err != nil {
@@ -250,18 +256,6 @@ func (t *table[R, B, S]) loadRollup(sf *sealedFile, now time.Time) error {
 	return t.roll.UnmarshalMerge(cells, now)
 }
 
-// rollupCells aggregates the rows of rec and encodes the cells.
-func (t *table[R, B, S]) rollupCells(rec arrow.Record) ([]byte, error) {
-	set, err := t.spec.newRollup(t.tiers)
-	if err != nil {
-		return nil, err
-	}
-	if err := t.spec.rows(rec, set.Add); err != nil {
-		return nil, err
-	}
-	return set.MarshalBinary()
-}
-
 // append writes rs to the WAL, waits for the fsync and applies them. The
 // caller holds Store.closeMu shared and has checked that the store is open.
 func (t *table[R, B, S]) append(ctx context.Context, rs []R) error {
@@ -331,7 +325,7 @@ func (t *table[R, B, S]) swapLocked() {
 	if old.rows() == 0 {
 		return
 	}
-	sb := &sealedBlock{rec: t.open.record(), maxSeq: old.maxSeq, minTS: old.minTS, maxTS: old.maxTS}
+	sb := &sealedBlock{rec: t.open.record(), cells: t.roll.TakeBlock(), maxSeq: old.maxSeq, minTS: old.minTS, maxTS: old.maxTS}
 	t.open.release()
 	t.sealing = append(t.sealing, sb)
 	t.open = t.spec.newBlock(t.mem)
@@ -392,7 +386,7 @@ func (t *table[R, B, S]) sealLoop(ctx context.Context) {
 }
 
 func (t *table[R, B, S]) seal(b *sealedBlock) (sealedFile, error) {
-	cells, err := t.rollupCells(b.rec)
+	cells, err := b.cells.MarshalBinary()
 	if err != nil {
 		return sealedFile{}, err
 	}

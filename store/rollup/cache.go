@@ -44,6 +44,19 @@ func (c *rangeCache[C]) clear() {
 	c.mu.Unlock()
 }
 
+// dropBefore forgets the entries of tier ti whose range starts before cut:
+// the buckets a prune to cut drops. Entries it leaves are still whole.
+func (c *rangeCache[C]) dropBefore(ti int, cut int64) {
+	c.mu.Lock()
+	for k, e := range c.entries {
+		if k.tier == ti && k.from < cut {
+			c.cells -= len(e.cells)
+			delete(c.entries, k)
+		}
+	}
+	c.mu.Unlock()
+}
+
 // queryShape identifies what a cached merge depends on besides the range.
 // Group indexes depend on the key order too, which only ever grows, so the
 // shape is enough together with the group count check in cachedRange.

@@ -23,6 +23,13 @@ const RelativeAccuracy = 0.01
 // hllPrecision of the distinct-user sketches: 2^12 registers, ~1.6% error.
 const hllPrecision = 12
 
+// denseUsersAfter is the row count at which a cell's user sketch turns
+// dense. A sparse sketch re-merges its sorted list every few dozen inserts
+// of users not in its small buffer, which repeated users keep refilling: a
+// busy cell that sees the same few thousand users over and over would spend
+// most of its time there. Only cells this busy pay 2^hllPrecision bytes.
+const denseUsersAfter = 1024
+
 // cell is the aggregate of one key in one bucket.
 type cell struct {
 	count      int64
@@ -102,9 +109,19 @@ func (c *cell) add(s *sample) {
 	if s.hasUser {
 		if c.users == nil {
 			c.users, _ = hyperloglog.NewSketch(hllPrecision, true)
+		} else if c.count == denseUsersAfter {
+			c.users = densify(c.users)
 		}
 		c.users.InsertHash(s.userHash)
 	}
+}
+
+// densify returns a dense sketch holding what sk holds; the registers are
+// those a sketch given the same users densely would have.
+func densify(sk *hyperloglog.Sketch) *hyperloglog.Sketch {
+	d, _ := hyperloglog.NewSketch(hllPrecision, false)
+	_ = d.Merge(sk) // same precision by construction
+	return d
 }
 
 // merge adds o to c. o is only read.

@@ -80,8 +80,9 @@ func (t *tier[C]) bucket(start int64, create bool) *bucket[C] {
 // engine is a tiered rollup of cells of type C per key. Its exported
 // wrappers (Set, LogSet) lock mu around every method.
 type engine[C any] struct {
-	kind  kind[C]
-	magic string // of the persisted format
+	kind       kind[C]
+	magic      string // of the persisted format (MarshalBinary)
+	blockMagic string // of the cells of one block (TakeBlock)
 
 	mu      sync.RWMutex
 	tiers   []*tier[C] // finest first
@@ -94,14 +95,17 @@ type engine[C any] struct {
 	hasLast bool
 	version uint64 // bumped by every change to a bucket
 
+	blocks  bool // rows go to pending until TakeBlock (TrackBlocks)
+	pending pendingCells[C]
+
 	cache rangeCache[C]
 }
 
-func (e *engine[C]) init(tiers []Tier, k kind[C], magic string) error {
+func (e *engine[C]) init(tiers []Tier, k kind[C], magic, blockMagic string) error {
 	if len(tiers) == 0 {
 		tiers = DefaultTiers(0)
 	}
-	e.kind, e.magic = k, magic
+	e.kind, e.magic, e.blockMagic = k, magic, blockMagic
 	e.keyIDs = make(map[store.Key]uint32)
 	e.maxTS = math.MinInt64
 	for i, t := range tiers {
@@ -162,7 +166,7 @@ func (e *engine[C]) Prune(now time.Time) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	dropped := 0
-	for _, t := range e.tiers {
+	for ti, t := range e.tiers {
 		if t.ret <= 0 {
 			continue
 		}
@@ -171,6 +175,7 @@ func (e *engine[C]) Prune(now time.Time) int {
 			continue
 		}
 		t.cutoff = cut
+		e.cache.dropBefore(ti, cut)
 		for start, b := range t.buckets {
 			if start < cut {
 				dropped += len(b.cells)
@@ -180,15 +185,18 @@ func (e *engine[C]) Prune(now time.Time) int {
 		t.lastBucket = nil
 	}
 	e.cells -= int64(dropped)
-	e.cache.clear()
 	return dropped
 }
 
-// Cells returns the number of cells held across tiers.
+// Cells returns the number of cells held across tiers and pending.
 func (e *engine[C]) Cells() int64 {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return e.cells
+	n := e.cells
+	for _, b := range e.pending.buckets {
+		n += int64(len(b.ids))
+	}
+	return n
 }
 
 // result is the merged accumulators of a query, window-major: accs[w*len(groups)+g].
@@ -256,6 +264,7 @@ func (e *engine[C]) query(q store.RollupQuery) (*result[C], error) {
 		pieces = e.decompose(ws, min(ws+step, to), len(e.tiers)-1, pieces[:0])
 		acc := accs[w*len(groups) : (w+1)*len(groups)]
 		for _, p := range pieces {
+			e.mergePending(p.from, p.to, groupOf, acc, dense)
 			t := e.tiers[p.tier]
 			// Buckets older than the newest row are complete as far as
 			// anyone knows: their merge is cached (it is checked against the
@@ -381,14 +390,7 @@ func (e *engine[C]) MarshalBinary() ([]byte, error) {
 	for _, t := range e.tiers {
 		for start, bk := range t.buckets {
 			for i, id := range bk.ids {
-				k := e.keys[id]
-				b = binary.AppendUvarint(b, uint64(t.res))
-				b = binary.AppendVarint(b, start)
-				for _, str := range [...]string{k.Domain, k.Journey, k.Service, k.API} {
-					b = binary.AppendUvarint(b, uint64(len(str)))
-					b = append(b, str...)
-				}
-				if b, err = e.kind.appendCell(b, bk.cells[i]); err != nil {
+				if b, err = appendCellRecord(b, e.kind, t.res, start, e.keys[id], bk.cells[i]); err != nil {
 					return nil, err
 				}
 			}
@@ -397,12 +399,20 @@ func (e *engine[C]) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
-// UnmarshalMerge decodes data written by MarshalBinary and merges its cells
-// in. Cells of a resolution it does not have, or older than the matching
-// tier's retention relative to now, are skipped (a zero now skips nothing
-// for retention). It keeps nothing of data.
+// UnmarshalMerge decodes data written by MarshalBinary, or by the
+// MarshalBinary of a TakeBlock result, and merges its cells in: a full
+// set's cells each into the tier of their resolution, a block's cells each
+// into every tier of their resolution or coarser. Cells of a resolution it
+// does not have, or older than a tier's retention relative to now, are
+// skipped for that tier (a zero now skips nothing for retention). It keeps
+// nothing of data.
 func (e *engine[C]) UnmarshalMerge(data []byte, now time.Time) error {
-	if len(data) < len(e.magic) || string(data[:len(e.magic)]) != e.magic {
+	var block bool
+	switch {
+	case len(data) >= len(e.magic) && string(data[:len(e.magic)]) == e.magic:
+	case len(data) >= len(e.blockMagic) && string(data[:len(e.blockMagic)]) == e.blockMagic:
+		block = true
+	default:
 		return errors.New("rollup: not a rollup file of this kind")
 	}
 	d := &decoder{b: data[len(e.magic):]}
@@ -422,22 +432,31 @@ func (e *engine[C]) UnmarshalMerge(data []byte, now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("rollup: cell %d: %w", i, err)
 		}
-		var t *tier[C]
-		for _, tt := range e.tiers {
-			if tt.res == res {
-				t = tt
+		for _, t := range e.tiers {
+			if t.res == res || block && t.res%res == 0 {
+				e.loadCell(t, res, start, k, c, now)
 			}
 		}
-		if t == nil || start < t.cutoff || !now.IsZero() && t.ret > 0 && start < alignDown(now.UnixNano()-t.ret, t.res) {
-			continue
-		}
-		if last := start + res - 1; t == e.tiers[0] && last > e.maxTS {
-			e.maxTS = last
-		}
-		e.kind.merge(e.cellFor(t, start, e.keyID(k)), c)
 	}
 	if d.err != nil {
 		return fmt.Errorf("rollup: %w", d.err)
 	}
 	return nil
+}
+
+// loadCell merges a decoded cell of the bucket [start, start+res) of key k
+// into tier t, unless t has pruned it or keeps nothing that old at now.
+// Called with mu held.
+func (e *engine[C]) loadCell(t *tier[C], res, start int64, k store.Key, c *C, now time.Time) {
+	if !now.IsZero() && t.ret > 0 && alignDown(start, t.res) < alignDown(now.UnixNano()-t.ret, t.res) {
+		return
+	}
+	dst := e.cellFor(t, start, e.keyID(k))
+	if dst == nil {
+		return
+	}
+	if last := start + res - 1; t == e.tiers[0] && last > e.maxTS {
+		e.maxTS = last
+	}
+	e.kind.merge(dst, c)
 }

@@ -11,8 +11,12 @@ import (
 	"github.com/noctua-obs/noctua/store"
 )
 
-// logMagic starts a persisted log rollup.
-const logMagic = "NRL1"
+// logMagic starts a persisted log rollup, logBlockMagic the cells of one
+// block of log lines (TakeBlock).
+const (
+	logMagic      = "NRL1"
+	logBlockMagic = "NLB1"
+)
 
 // levels lists the log levels a cell counts, LevelUnknown first: a line with
 // any other level is counted as unknown.
@@ -237,13 +241,14 @@ type LogSet struct {
 // when none), or an error for tiers New would refuse.
 func NewLogSet(tiers []Tier) (*LogSet, error) {
 	s := &LogSet{}
-	if err := s.init(tiers, logKind{}, logMagic); err != nil {
+	if err := s.init(tiers, logKind{}, logMagic, logBlockMagic); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Add aggregates ls into every tier. It keeps nothing of ls: the codes it
+// Add aggregates ls into every tier (into the pending cells when the set
+// tracks blocks). It keeps nothing of ls: the codes it
 // keeps are copied.
 func (s *LogSet) Add(ls []record.Log) {
 	s.mu.Lock()
@@ -252,6 +257,10 @@ func (s *LogSet) Add(ls []record.Log) {
 		l := &ls[i]
 		id := s.keyID(store.Key{Domain: l.Domain, Journey: l.Journey, Service: l.Service, API: l.API})
 		s.maxTS = max(s.maxTS, l.TS)
+		if s.blocks {
+			s.pendingCell(l.TS, id).add(l)
+			continue
+		}
 		for _, t := range s.tiers {
 			if c := s.cellFor(t, l.TS, id); c != nil {
 				c.add(l)

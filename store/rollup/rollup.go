@@ -54,8 +54,12 @@ const maxDenseAccumulators = 2048
 // MaxPoints bounds the points one query may ask for (windows × groups).
 const MaxPoints = 1 << 20
 
-// requestMagic starts a persisted request rollup.
-const requestMagic = "NRU1"
+// requestMagic starts a persisted request rollup, requestBlockMagic the
+// cells of one block of requests (TakeBlock).
+const (
+	requestMagic      = "NRU1"
+	requestBlockMagic = "NRB1"
+)
 
 // Set is a tiered rollup of requests. Its methods are safe for concurrent
 // use.
@@ -84,7 +88,7 @@ func New(tiers []Tier) (*Set, error) {
 		return nil, fmt.Errorf("rollup: mapping: %w", err)
 	}
 	s := &Set{mapping: m, minIdx: m.MinIndexableValue()}
-	if err := s.init(tiers, requestKind{m}, requestMagic); err != nil {
+	if err := s.init(tiers, requestKind{m}, requestMagic, requestBlockMagic); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -108,7 +112,8 @@ func alignUp(v, r int64) int64 {
 	return d + r
 }
 
-// Add aggregates rs into every tier. It keeps nothing of rs.
+// Add aggregates rs into every tier (into the pending cells when the set
+// tracks blocks). It keeps nothing of rs.
 func (s *Set) Add(rs []record.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -129,6 +134,10 @@ func (s *Set) addLocked(r *record.Request) {
 	}
 	if r.TS > s.maxTS {
 		s.maxTS = r.TS
+	}
+	if s.blocks {
+		s.pendingCell(r.TS, id).add(&sm)
+		return
 	}
 	for _, t := range s.tiers {
 		if c := s.cellFor(t, r.TS, id); c != nil {
