@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v15/arrow/memory"
 
 	"github.com/noctua-obs/noctua/record"
 )
@@ -88,4 +91,27 @@ func BenchmarkAppendRequests(b *testing.B) {
 			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// BenchmarkWriteBlock measures sealing one full block (256Ki rows) to zstd
+// Parquet, reporting the cost and the file size per row.
+func BenchmarkWriteBlock(b *testing.B) {
+	const n = 256 << 10
+	blk := newBlock(memory.NewGoAllocator(), requestsSchema())
+	blk.append(benchRows(n, 2), time.Now())
+	rec := blk.record()
+	defer rec.Release()
+	dir := b.TempDir()
+	var size int64
+	for i := 0; b.Loop(); i++ {
+		sf, err := writeBlock(dir, &sealedBlock{rec: rec, maxSeq: uint64(i + 1)}, nil, lowCardinality())
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = sf.bytes
+		os.Remove(sf.parquetPath())
+		os.Remove(sf.rollupPath())
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+	b.ReportMetric(float64(size)/n, "B/row")
 }
