@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang/snappy"
 	"github.com/grafana/loki/pkg/push"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/noctua-obs/noctua/ingest"
 	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/transform"
 )
 
 // benchBody is a promtail push of n JSON lines of about 200 bytes, each
@@ -38,16 +42,62 @@ type nopConsumer struct{}
 func (nopConsumer) ConsumeLogs(context.Context, string, []record.Log) error { return nil }
 
 // BenchmarkPush1000JSONLines measures the handler alone (decompression,
-// decoding, label and line parsing, extraction) with a no-op consumer.
+// decoding, label and line parsing, extraction) with a no-op consumer, on
+// a promtail push (snappy protobuf).
 func BenchmarkPush1000JSONLines(b *testing.B) {
-	body := benchBody(b, 1000)
-	h := NewHandler(nopConsumer{}, nil, Options{Now: func() time.Time { return t0 }})
+	benchPush(b, nopConsumer{}, benchBody(b, 1000), promtailHeaders)
+}
+
+// BenchmarkPush1000JSONLinesJSONBody is BenchmarkPush1000JSONLines with the
+// same push as a Loki JSON body.
+func BenchmarkPush1000JSONLinesJSONBody(b *testing.B) {
+	benchPush(b, nopConsumer{}, benchJSONBody(b, 1000), jsonHeaders)
+}
+
+// BenchmarkPush1000JSONLinesPipeline adds the real ingest.Pipeline and
+// transform (domains, journeys, error classes, user hashes) in front of a
+// no-op store, for both encodings.
+func BenchmarkPush1000JSONLinesPipeline(b *testing.B) {
+	cfg := testCfg(b)
+	norm, err := transform.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pipe := ingest.NewPipeline(norm, appendRequestsNop{}, ingest.NewMetrics(prometheus.NewRegistry()), 4).WithLogs(nopLogs{})
+	b.Run("protobuf", func(b *testing.B) { benchPush(b, pipe, benchBody(b, 1000), promtailHeaders) })
+	b.Run("json", func(b *testing.B) { benchPush(b, pipe, benchJSONBody(b, 1000), jsonHeaders) })
+}
+
+// benchJSONBody is benchBody as a Loki JSON push.
+func benchJSONBody(tb testing.TB, n int) []byte {
+	tb.Helper()
+	raw, err := snappy.Decode(nil, benchBody(tb, n))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var req push.PushRequest
+	if err := req.Unmarshal(raw); err != nil {
+		tb.Fatal(err)
+	}
+	return jsonBody(tb, &req)
+}
+
+// nopLogs is a store.LogAppender that drops every row.
+type nopLogs struct{}
+
+func (nopLogs) AppendLogs(context.Context, []record.Log) error { return nil }
+
+// benchPush posts body (1,000 lines) to a handler over c, b.N times.
+func benchPush(b *testing.B, c ingest.LogConsumer, body []byte, headers []string) {
+	h := NewHandler(c, nil, Options{Now: func() time.Time { return t0 }})
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		req := httptest.NewRequest(http.MethodPost, "/loki/api/v1/push", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-protobuf")
+		for j := 0; j+1 < len(headers); j += 2 {
+			req.Header.Set(headers[j], headers[j+1])
+		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusNoContent {

@@ -2,19 +2,18 @@ package lokipush
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/snappy"
+
+	"github.com/noctua-obs/noctua/ingest"
 )
 
 // errTooLarge marks a body over the limit: the handler answers 413.
-var errTooLarge = errors.New("request body too large")
+var errTooLarge = ingest.ErrTooLarge
 
 // format is the payload of a push.
 type format uint8
@@ -66,11 +65,13 @@ func parseContentEncoding(ce string) (encoding, bool) {
 	return 0, false
 }
 
-// bodies holds the two buffers of one request: the body as it came, and
-// the payload after decompression.
+// bodies holds the pooled buffer of one request: a snappy block as it
+// came, before decoding. A payload is never pooled: the records of a push
+// alias it (their lines and labels are not copied), and they may outlive
+// the request in the consumer (see store.LogAppender), so every request
+// decodes into memory of its own.
 type bodies struct {
-	wire    bytes.Buffer
-	payload []byte
+	wire bytes.Buffer
 }
 
 // readPayload reads the request body and returns the payload ready to
@@ -78,21 +79,19 @@ type bodies struct {
 // encoding says so. Every stage is bounded by h.maxBody measured after
 // decompression: a gzip stream is cut as soon as more comes out, and a
 // snappy block whose header announces more is refused before anything is
-// allocated for it.
+// allocated for it. The payload is new memory, owned by the caller.
 func (h *handler) readPayload(w http.ResponseWriter, r *http.Request, f format, enc encoding, b *bodies) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
 	snappyBlock := f == formatProto || enc == encSnappy // protobuf pushes are always a snappy block
+	dst := &b.wire                                      // a snappy block is decoded out of it
+	if !snappyBlock {
+		dst = new(bytes.Buffer)
+	}
 	switch enc {
 	case encGzip:
-		wire := http.MaxBytesReader(w, r.Body, h.maxBody+h.maxBody/8+4096)
-		zr, err := h.getGzip(wire)
-		if err != nil {
-			return nil, bodyError(err, h.maxBody, "invalid gzip body: %w")
-		}
-		defer h.gzips.Put(zr)
-		if err := readLimited(&b.wire, zr, h.maxBody, "after gzip decompression"); err != nil {
+		if err := h.gzips.Read(dst, w, r.Body, h.maxBody, "after gzip decompression"); err != nil {
 			return nil, err
 		}
 	default:
@@ -104,37 +103,21 @@ func (h *handler) readPayload(w http.ResponseWriter, r *http.Request, f format, 
 			return nil, fmt.Errorf("%w: Content-Length %d is over the limit of %d bytes", errTooLarge, r.ContentLength, limit)
 		}
 		if r.ContentLength > 0 {
-			b.wire.Grow(int(r.ContentLength))
+			dst.Grow(int(r.ContentLength) + bytes.MinRead) // room for the read that meets EOF
 		}
-		if err := readLimited(&b.wire, r.Body, limit, ""); err != nil {
+		if err := ingest.ReadLimited(dst, r.Body, limit, ""); err != nil {
 			return nil, err
 		}
 	}
 	if !snappyBlock {
-		return b.wire.Bytes(), nil
+		return dst.Bytes(), nil
 	}
-	return decodeSnappy(b, h.maxBody)
+	return decodeSnappy(dst.Bytes(), h.maxBody)
 }
 
-// readLimited reads src into dst, failing with errTooLarge past limit bytes.
-func readLimited(dst *bytes.Buffer, src io.Reader, limit int64, stage string) error {
-	n, err := dst.ReadFrom(io.LimitReader(src, limit+1))
-	if err != nil {
-		return bodyError(err, limit, "reading body: %w")
-	}
-	if n > limit {
-		if stage == "" {
-			return fmt.Errorf("%w: over the limit of %d bytes", errTooLarge, limit)
-		}
-		return fmt.Errorf("%w: over the limit of %d bytes %s", errTooLarge, limit, stage)
-	}
-	return nil
-}
-
-// decodeSnappy decodes the snappy block in b.wire into b.payload, checking
-// the decoded length its header announces against limit first.
-func decodeSnappy(b *bodies, limit int64) ([]byte, error) {
-	src := b.wire.Bytes()
+// decodeSnappy decodes the snappy block src into new memory, checking the
+// decoded length its header announces against limit first.
+func decodeSnappy(src []byte, limit int64) ([]byte, error) {
 	n, err := snappy.DecodedLen(src)
 	if err != nil {
 		return nil, fmt.Errorf("invalid snappy block: %w", err)
@@ -142,33 +125,9 @@ func decodeSnappy(b *bodies, limit int64) ([]byte, error) {
 	if int64(n) > limit {
 		return nil, fmt.Errorf("%w: snappy block decodes to %d bytes, over the limit of %d bytes", errTooLarge, n, limit)
 	}
-	if cap(b.payload) < n {
-		b.payload = make([]byte, n)
-	}
-	out, err := snappy.Decode(b.payload[:n], src)
+	out, err := snappy.Decode(make([]byte, n), src)
 	if err != nil {
 		return nil, fmt.Errorf("invalid snappy block: %w", err)
 	}
 	return out, nil
-}
-
-// bodyError maps a read failure: an over-long compressed stream is
-// errTooLarge, anything else is wrapped with format.
-func bodyError(err error, limit int64, format string) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return fmt.Errorf("%w: compressed body is over %d bytes (the limit is %d bytes after decompression)", errTooLarge, mbe.Limit, limit)
-	}
-	return fmt.Errorf(format, err)
-}
-
-func (h *handler) getGzip(r io.Reader) (*gzip.Reader, error) {
-	if zr, ok := h.gzips.Get().(*gzip.Reader); ok {
-		if err := zr.Reset(r); err != nil {
-			h.gzips.Put(zr)
-			return nil, err
-		}
-		return zr, nil
-	}
-	return gzip.NewReader(r)
 }

@@ -37,6 +37,8 @@ type converter struct {
 	labels  []transform.Label // scratch
 	meta    []transform.Label // scratch
 	sel     []byte            // scratch
+	jents   []jsonEntry       // scratch: the entries of a JSON stream
+	json    jsonDec
 	scratch transform.Scratch
 }
 

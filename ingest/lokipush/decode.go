@@ -1,11 +1,7 @@
 package lokipush
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -15,7 +11,8 @@ import (
 
 // The protobuf decoder reads push.PushRequest straight off the wire rather
 // than through the generated types: it never builds the intermediate
-// []Stream and []Entry, and copies each line once. Field numbers, from
+// []Stream and []Entry, and copies nothing: lines, labels and metadata
+// alias the payload, which is the request's own memory (see bodies). Field numbers, from
 // github.com/grafana/loki/pkg/push/push.proto:
 //
 //	PushRequest { repeated StreamAdapter streams = 1; string format = 2; }
@@ -131,7 +128,7 @@ func (c *converter) protoStream(b []byte) error {
 	if err := c.countLines(entries); err != nil {
 		return err
 	}
-	st, ok := c.openSelector(string(labels), entries)
+	st, ok := c.openSelector(aliasString(labels), entries)
 	if !ok {
 		return nil
 	}
@@ -191,12 +188,11 @@ func (c *converter) protoEntry(st *stream, idx int, b []byte) error {
 	if !c.checkEntry(st, idx, ts, lineLen, metaBytes, metaPair) {
 		return nil
 	}
+	es := aliasString(b) // the payload is the request's own: records alias it
 	if metaPair == 0 {
-		c.add(st, ts, string(b[lineOff:lineOff+lineLen]), nil)
+		c.add(st, ts, es[lineOff:lineOff+lineLen], nil)
 		return nil
 	}
-	// One copy holds the line and the metadata.
-	es := string(b)
 	meta := c.meta[:0]
 	for msg, base := b, 0; ; {
 		f, done, err := nextField(msg, base, msgEntryAdapter)
@@ -222,7 +218,7 @@ func (c *converter) protoEntry(st *stream, idx int, b []byte) error {
 }
 
 // protoPair decodes a LabelPairAdapter at offset off of the entry, its
-// strings taken from es, the entry's copy.
+// strings taken from es, the entry as a string.
 func protoPair(es string, b []byte, off int) (transform.Label, error) {
 	var l transform.Label
 	for msg, base := b, off; ; {
@@ -261,152 +257,4 @@ func protoTimestamp(b []byte) (sec int64, nsec int32, err error) {
 			nsec = int32(f.v)
 		}
 	}
-}
-
-// jsonStream is one stream of a JSON push.
-type jsonStream struct {
-	Stream map[string]string `json:"stream"`
-	Values []jsonEntry       `json:"values"`
-}
-
-// jsonEntry is ["<unix ns>", "line"] or ["<unix ns>", "line", {metadata}].
-// The timestamp may also be a JSON number.
-type jsonEntry struct {
-	ts   string
-	line string
-	meta map[string]string
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (e *jsonEntry) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	if len(raw) != 2 && len(raw) != 3 {
-		return fmt.Errorf("a value must be [timestamp, line] or [timestamp, line, {structured metadata}], got %d elements", len(raw))
-	}
-	if ts := bytes.TrimSpace(raw[0]); len(ts) > 0 && ts[0] == '"' {
-		if err := json.Unmarshal(ts, &e.ts); err != nil {
-			return fmt.Errorf("timestamp: %w", err)
-		}
-	} else {
-		e.ts = string(ts)
-	}
-	if err := json.Unmarshal(raw[1], &e.line); err != nil {
-		return fmt.Errorf("line must be a string: %w", err)
-	}
-	if len(raw) == 3 {
-		if err := json.Unmarshal(raw[2], &e.meta); err != nil {
-			return fmt.Errorf("structured metadata must be an object of strings: %w", err)
-		}
-	}
-	return nil
-}
-
-// decodeJSON decodes a JSON push into c, one stream at a time so that the
-// line limit stops a huge push early.
-func (c *converter) decodeJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return jsonErr(err)
-		}
-		if key, _ := tok.(string); key != "streams" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return jsonErr(err)
-			}
-			continue
-		}
-		if err := expectDelim(dec, '['); err != nil {
-			return err
-		}
-		for dec.More() {
-			var s jsonStream
-			if err := dec.Decode(&s); err != nil {
-				return jsonErr(err)
-			}
-			if err := c.jsonStream(&s); err != nil {
-				return err
-			}
-		}
-		if err := expectDelim(dec, ']'); err != nil {
-			return err
-		}
-	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("cannot decode JSON push: data after the top-level object")
-	}
-	return nil
-}
-
-func (c *converter) jsonStream(s *jsonStream) error {
-	n := len(s.Values)
-	if err := c.countLines(n); err != nil {
-		return err
-	}
-	ls := c.labels[:0]
-	var lerr error
-	for name, v := range s.Stream {
-		if lerr == nil && !validName(name) {
-			lerr = fmt.Errorf("invalid label name %q", clip(name, 64))
-		}
-		if lerr == nil {
-			lerr = checkLabel(name, v)
-		}
-		if v != "" {
-			ls = append(ls, transform.Label{Name: name, Value: v})
-		}
-	}
-	st, ok := c.openLabels(ls, lerr, n)
-	c.labels = ls[:0]
-	if !ok {
-		return nil
-	}
-	for idx := range s.Values {
-		e := &s.Values[idx]
-		ts, err := strconv.ParseInt(e.ts, 10, 64)
-		if err != nil {
-			c.invalidTS(&st, idx, e.ts)
-			continue
-		}
-		metaBytes := 0
-		meta := c.meta[:0]
-		for k, v := range e.meta {
-			metaBytes += len(k) + len(v)
-			meta = append(meta, transform.Label{Name: k, Value: v})
-		}
-		c.meta = meta[:0]
-		if !c.checkEntry(&st, idx, ts, len(e.line), metaBytes, len(meta)) {
-			continue
-		}
-		c.add(&st, ts, e.line, meta)
-	}
-	return nil
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return jsonErr(err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("cannot decode JSON push: want %q, got %v", want, tok)
-	}
-	return nil
-}
-
-func jsonErr(err error) error {
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("cannot decode JSON push: %w", err)
 }

@@ -125,7 +125,7 @@ type handler struct {
 
 	bodies  sync.Pool // *bodies
 	records sync.Pool // *[]record.Log
-	gzips   sync.Pool // *gzip.Reader
+	gzips   ingest.Gunzipper
 }
 
 // NewHandler returns the Loki push handler, to be mounted at
@@ -313,7 +313,7 @@ func (h *handler) getBodies() *bodies {
 }
 
 func (h *handler) putBodies(b *bodies) {
-	if b.wire.Cap() > maxPooledBody || cap(b.payload) > maxPooledBody {
+	if b.wire.Cap() > maxPooledBody {
 		return
 	}
 	b.wire.Reset()

@@ -2,19 +2,18 @@ package otlp
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/noctua-obs/noctua/ingest"
 )
 
 // errTooLarge marks a body over the limit: the handler answers 413.
-var errTooLarge = errors.New("request body too large")
+var errTooLarge = ingest.ErrTooLarge
 
 // encoding is the wire encoding of a request, and of its response.
 type encoding uint8
@@ -65,52 +64,16 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, gzipped bool,
 	if r.Body == nil {
 		return nil
 	}
-	var src io.Reader = r.Body
 	if gzipped {
-		wire := http.MaxBytesReader(w, r.Body, h.maxBody+h.maxBody/8+4096)
-		zr, err := h.getGzip(wire)
-		if err != nil {
-			return bodyError(err, h.maxBody, "invalid gzip body: %w")
-		}
-		defer h.gzips.Put(zr)
-		src = zr
-	} else {
-		if r.ContentLength > h.maxBody {
-			return fmt.Errorf("%w: Content-Length %d is over the limit of %d bytes", errTooLarge, r.ContentLength, h.maxBody)
-		}
-		if r.ContentLength > 0 {
-			buf.Grow(int(r.ContentLength))
-		}
+		return h.gzips.Read(buf, w, r.Body, h.maxBody, "after decompression")
 	}
-	n, err := buf.ReadFrom(io.LimitReader(src, h.maxBody+1))
-	if err != nil {
-		return bodyError(err, h.maxBody, "reading body: %w")
+	if r.ContentLength > h.maxBody {
+		return fmt.Errorf("%w: Content-Length %d is over the limit of %d bytes", errTooLarge, r.ContentLength, h.maxBody)
 	}
-	if n > h.maxBody {
-		return fmt.Errorf("%w: over the limit of %d bytes after decompression", errTooLarge, h.maxBody)
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
 	}
-	return nil
-}
-
-// bodyError maps a read failure: an over-long compressed stream is
-// errTooLarge, anything else is wrapped with format.
-func bodyError(err error, limit int64, format string) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return fmt.Errorf("%w: compressed body is over %d bytes (the limit is %d bytes after decompression)", errTooLarge, mbe.Limit, limit)
-	}
-	return fmt.Errorf(format, err)
-}
-
-func (h *handler) getGzip(r io.Reader) (*gzip.Reader, error) {
-	if zr, ok := h.gzips.Get().(*gzip.Reader); ok {
-		if err := zr.Reset(r); err != nil {
-			h.gzips.Put(zr)
-			return nil, err
-		}
-		return zr, nil
-	}
-	return gzip.NewReader(r)
+	return ingest.ReadLimited(buf, r.Body, h.maxBody, "after decompression")
 }
 
 // decode decodes an ExportTraceServiceRequest into c: protobuf with the

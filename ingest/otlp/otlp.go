@@ -60,7 +60,7 @@ type handler struct {
 
 	bodies  sync.Pool // *bytes.Buffer
 	records sync.Pool // *[]record.Request
-	gzips   sync.Pool // *gzip.Reader
+	gzips   ingest.Gunzipper
 }
 
 // NewHandler returns the OTLP/HTTP traces handler, to be mounted at
