@@ -11,7 +11,10 @@ import (
 // none, its ErrorClass when it has an error code, and its UserHash, clearing
 // UserID and replacing the raw identifier by its hash wherever it stands as
 // a whole token in the message, so that no customer id is stored.
-func (n *Normaliser) Log(l *record.Log) {
+func (n *Normaliser) Log(l *record.Log) { n.log(l, nil) }
+
+// log is Log, building rewritten messages in a when it is not nil.
+func (n *Normaliser) log(l *record.Log, a *arena) {
 	l.Domain = n.domains.Domain(l.Service)
 	l.API = n.domains.API(l.Service, l.Route)
 	if l.Journey == "" {
@@ -24,7 +27,7 @@ func (n *Normaliser) Log(l *record.Log) {
 	}
 	if l.UserID != "" {
 		l.UserHash = n.users.Hash(l.UserID)
-		l.Message = replaceToken(l.Message, l.UserID, l.UserHash)
+		l.Message = replaceToken(l.Message, l.UserID, l.UserHash, a)
 		l.UserID = ""
 	}
 }
@@ -32,35 +35,59 @@ func (n *Normaliser) Log(l *record.Log) {
 // replaceToken replaces every occurrence of tok in s that is not part of a
 // longer word (the bytes around it are not letters, digits or '_'), so that
 // a short id does not rewrite unrelated text. It returns s itself when
-// there is none.
-func replaceToken(s, tok, with string) string {
-	i := strings.Index(s, tok)
-	if i < 0 {
+// there is none, else a string of its own, from a when it is not nil.
+func replaceToken(s, tok, with string, a *arena) string {
+	n := 0
+	for i := wholeToken(s, tok, 0); i >= 0; i = wholeToken(s, tok, i+len(tok)) {
+		n++
+	}
+	if n == 0 {
 		return s
 	}
-	var b strings.Builder
-	for i >= 0 {
-		end := i + len(tok)
-		if (i == 0 || !isWordByte(s[i-1])) && (end == len(s) || !isWordByte(s[end])) {
-			b.WriteString(s[:i])
-			b.WriteString(with)
-		} else {
-			b.WriteString(s[:end])
-		}
-		s = s[end:]
-		i = strings.Index(s, tok)
+	size := len(s) + n*(len(with)-len(tok))
+	var b []byte
+	if a != nil {
+		b = a.alloc(size)[:0]
+	} else {
+		b = make([]byte, 0, size)
 	}
-	b.WriteString(s)
-	return b.String()
+	last := 0
+	for i := wholeToken(s, tok, 0); i >= 0; i = wholeToken(s, tok, i+len(tok)) {
+		b = append(append(b, s[last:i]...), with...)
+		last = i + len(tok)
+	}
+	return str(append(b, s[last:]...))
+}
+
+// wholeToken returns the offset of the first occurrence of tok in s at or
+// after from that is not part of a longer word, or -1. Occurrences are
+// taken one after the other, and the byte before one that starts right
+// where the previous one ended does not count.
+func wholeToken(s, tok string, from int) int {
+	for from <= len(s) {
+		i := strings.Index(s[from:], tok)
+		if i < 0 {
+			return -1
+		}
+		i += from
+		end := i + len(tok)
+		if (i == from || !isWordByte(s[i-1])) && (end == len(s) || !isWordByte(s[end])) {
+			return i
+		}
+		from = end
+	}
+	return -1
 }
 
 func isWordByte(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-// Logs normalises every record of ls in place.
+// Logs normalises every record of ls in place, as Log does, building the
+// rewritten messages of the batch in shared chunks.
 func (n *Normaliser) Logs(ls []record.Log) {
+	var a arena
 	for i := range ls {
-		n.Log(&ls[i])
+		n.log(&ls[i], &a)
 	}
 }

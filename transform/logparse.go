@@ -163,10 +163,11 @@ func (p *LogParser) Stream(labels []Label) Fields {
 // allocates nothing beyond what it must copy. The zero value is ready; use
 // one per goroutine, never concurrently.
 type Scratch struct {
-	f    Fields
-	sc   lineScanner
-	line text
-	code text
+	f     Fields
+	sc    lineScanner
+	line  text
+	code  text
+	arena arena // for the routes Line joins
 }
 
 // Line fills l's Service, Env, Journey, JourneyInstance, UserID, TraceID,
@@ -202,7 +203,7 @@ func (p *LogParser) Line(l *record.Log, stream *Fields, meta []Label, line strin
 	l.JourneyInstance = clipField(f.val[fieldInstance])
 	l.UserID = clipField(f.val[fieldUser])
 	l.TraceID = clipField(f.val[fieldTrace])
-	l.Route = clipField(joinRoute(f.val[fieldMethod], f.val[fieldRoute]))
+	l.Route = clipField(joinRoute(f.val[fieldMethod], f.val[fieldRoute], &s.arena))
 
 	lt := &s.line // the line, lowered at most once for all patterns
 	lt.reset(line)
@@ -242,15 +243,28 @@ func anyMatch(ms []*matcher, t *text) bool {
 }
 
 // joinRoute returns "METHOD route", or route alone when there is no method
-// or route already starts with it.
-func joinRoute(method, route string) string {
+// or route already starts with it. The string it builds comes from a.
+func joinRoute(method, route string, a *arena) string {
 	if route == "" || method == "" {
 		return route
 	}
 	if len(route) > len(method) && route[len(method)] == ' ' && strings.EqualFold(route[:len(method)], method) {
 		return route
 	}
-	return strings.ToUpper(method) + " " + route
+	if !isASCII(method) {
+		return a.concat3(strings.ToUpper(method), " ", route)
+	}
+	b := a.alloc(len(method) + 1 + len(route))
+	for i := 0; i < len(method); i++ {
+		c := method[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		b[i] = c
+	}
+	b[len(method)] = ' '
+	copy(b[len(method)+1:], route)
+	return str(b)
 }
 
 // clipField bounds s to MaxLogFieldLen bytes, cutting at a UTF-8 boundary.

@@ -20,11 +20,12 @@ func NewUserHasher(salt string) *UserHasher {
 	return &UserHasher{salt: []byte(salt)}
 }
 
-// Hash returns 16 hex digits (64 bits) of SHA-256(salt || id).
+// Hash returns 16 hex digits (64 bits) of SHA-256(salt || id). It
+// allocates only the string it returns when salt and id fit 256 bytes.
 func (u *UserHasher) Hash(id string) string {
-	h := sha256.New()
-	h.Write(u.salt)
-	h.Write([]byte(id))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:8])
+	var buf [256]byte
+	sum := sha256.Sum256(append(append(buf[:0], u.salt...), id...))
+	var out [16]byte
+	hex.Encode(out[:], sum[:8])
+	return string(out[:])
 }
