@@ -94,6 +94,10 @@ func TestUserHashIsStable(t *testing.T) {
 	if got := NewUserHasher("").Hash(strings.Repeat("x", 300)); got != "1273d19e32268aa3" {
 		t.Errorf("hash of a long id %s", got)
 	}
+	var a arena
+	if got := NewUserHasher("test-salt").hash("customer-123", &a); got != "99855c5ec42e1231" {
+		t.Errorf("hash in an arena %s", got)
+	}
 }
 
 func TestJoinRoute(t *testing.T) {

@@ -26,7 +26,7 @@ func (n *Normaliser) log(l *record.Log, a *arena) {
 		l.ErrorClass = record.ClassNone
 	}
 	if l.UserID != "" {
-		l.UserHash = n.users.Hash(l.UserID)
+		l.UserHash = n.users.hash(l.UserID, a)
 		l.Message = replaceToken(l.Message, l.UserID, l.UserHash, a)
 		l.UserID = ""
 	}
