@@ -128,16 +128,36 @@ func (d *jsonDec) more(closing byte, first bool) (bool, error) {
 	return true, nil
 }
 
-// key reads an object key, unescaped, and the colon after it.
-func (d *jsonDec) key() (string, error) {
-	if d.ws() != '"' {
-		return "", d.unexpected("a string key")
+// elements calls fn at each element of the array or object whose opening
+// byte was just consumed, and consumes the separators and the closing byte.
+func (d *jsonDec) elements(closing byte, fn func() error) error {
+	for first := true; ; first = false {
+		ok, err := d.more(closing, first)
+		if err != nil || !ok {
+			return err
+		}
+		if err := fn(); err != nil {
+			return err
+		}
 	}
-	k, err := d.str(true)
-	if err != nil {
-		return "", err
-	}
-	return k, d.consume(':', "':' after an object key")
+}
+
+// members calls fn with the key of each member of the object whose '{' was
+// just consumed, at its value. Keys are unescaped when decode is set.
+func (d *jsonDec) members(decode bool, fn func(key string) error) error {
+	return d.elements('}', func() error {
+		if d.ws() != '"' {
+			return d.unexpected("a string key")
+		}
+		k, err := d.str(decode)
+		if err != nil {
+			return err
+		}
+		if err := d.consume(':', "':' after an object key"); err != nil {
+			return err
+		}
+		return fn(k)
+	})
 }
 
 // decodeJSON decodes a JSON push into c, one stream at a time so that the
@@ -148,39 +168,17 @@ func (c *converter) decodeJSON(b []byte) error {
 	if err := d.consume('{', "'{' at the start of the push"); err != nil {
 		return err
 	}
-	for first := true; ; first = false {
-		ok, err := d.more('}', first)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		k, err := d.key()
-		if err != nil {
-			return err
-		}
+	err := d.members(true, func(k string) error {
 		if k != "streams" {
-			if err := d.skip(0); err != nil {
-				return err
-			}
-			continue
+			return d.skip(0)
 		}
 		if err := d.consume('[', `'[' after "streams"`); err != nil {
 			return err
 		}
-		for first := true; ; first = false {
-			ok, err := d.more(']', first)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				break
-			}
-			if err := c.jsonStream(d); err != nil {
-				return err
-			}
-		}
+		return d.elements(']', func() error { return c.jsonStream(d) })
+	})
+	if err != nil {
+		return err
 	}
 	if d.ws(); d.i < len(d.s) {
 		return d.errorf("data after the top-level object at offset %d", d.i)
@@ -199,34 +197,23 @@ func (c *converter) jsonStream(d *jsonDec) error {
 		return err
 	}
 	ls, ents := c.labels[:0], c.jents[:0]
-	for first := true; ; first = false {
-		ok, err := d.more('}', first)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		k, err := d.key()
-		if err != nil {
-			return err
-		}
+	err := d.members(true, func(k string) (err error) {
 		switch {
 		case strings.EqualFold(k, "stream"):
 			if d.ws() == 'n' {
 				ls = ls[:0]
-				err = d.literal("null")
-			} else {
-				ls, err = d.stringObject(ls, `"stream"`)
+				return d.literal("null")
 			}
+			ls, err = d.stringObject(ls, `"stream"`)
 		case strings.EqualFold(k, "values"):
 			ents, err = d.values(ents[:0])
 		default:
 			err = d.skip(1)
 		}
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	c.labels, c.jents = ls[:0], ents[:0]
 	end := d.i // the metadata is read again below
@@ -314,29 +301,24 @@ func (d *jsonDec) stringObject(dst []transform.Label, what string) ([]transform.
 		return dst, d.typeError(what, "an object of strings")
 	}
 	d.i++
-	for first := true; ; first = false {
-		ok, err := d.more('}', first)
-		if err != nil || !ok {
-			return dst, err
-		}
-		k, err := d.key()
-		if err != nil {
-			return dst, err
-		}
-		var v string
-		switch d.ws() {
-		case '"':
-			v, err = d.str(true)
-		case 'n':
-			err = d.literal("null")
-		default:
-			err = d.typeError(what+" "+strconv.Quote(clip(k, 64)), "a string")
-		}
-		if err != nil {
-			return dst, err
-		}
+	err := d.members(true, func(k string) error {
+		v, err := d.stringValue(what, k, true)
 		dst = append(dst, transform.Label{Name: k, Value: v})
+		return err
+	})
+	return dst, err
+}
+
+// stringValue reads the value of member k of an object of strings: a
+// string, unescaped when decode is set, or null, the empty string.
+func (d *jsonDec) stringValue(what, k string, decode bool) (string, error) {
+	switch d.ws() {
+	case '"':
+		return d.str(decode)
+	case 'n':
+		return "", d.literal("null")
 	}
+	return "", d.typeError(what+" "+strconv.Quote(clip(k, 64)), "a string")
 }
 
 // typeError reports that the value at the read offset is not of the type
@@ -383,17 +365,12 @@ func (d *jsonDec) values(dst []jsonEntry) ([]jsonEntry, error) {
 	default:
 		return dst, d.typeError(`"values"`, "an array")
 	}
-	for first := true; ; first = false {
-		ok, err := d.more(']', first)
-		if err != nil || !ok {
-			return dst, err
-		}
+	err := d.elements(']', func() error {
 		e, err := d.entry()
-		if err != nil {
-			return dst, err
-		}
 		dst = append(dst, e)
-	}
+		return err
+	})
+	return dst, err
 }
 
 // entry reads one value: [timestamp, line] or [timestamp, line, {metadata}].
@@ -407,14 +384,7 @@ func (d *jsonDec) entry() (jsonEntry, error) {
 	}
 	d.i++
 	n := 0
-	for first := true; ; first = false {
-		ok, err := d.more(']', first)
-		if err != nil {
-			return e, err
-		}
-		if !ok {
-			break
-		}
+	err := d.elements(']', func() (err error) {
 		c := d.ws()
 		switch n {
 		case 0:
@@ -447,10 +417,11 @@ func (d *jsonDec) entry() (jsonEntry, error) {
 		default:
 			err = d.skip(3)
 		}
-		if err != nil {
-			return e, err
-		}
 		n++
+		return err
+	})
+	if err != nil {
+		return e, err
 	}
 	if n != 2 && n != 3 {
 		return e, fmt.Errorf(errJSON+"a value must be [timestamp, line] or [timestamp, line, {structured metadata}], got %d elements", n)
@@ -462,32 +433,10 @@ func (d *jsonDec) entry() (jsonEntry, error) {
 // decoding it.
 func (d *jsonDec) skipStringObject() error {
 	d.i++ // '{'
-	for first := true; ; first = false {
-		ok, err := d.more('}', first)
-		if err != nil || !ok {
-			return err
-		}
-		if d.ws() != '"' {
-			return d.unexpected("a string key")
-		}
-		if _, err := d.str(false); err != nil {
-			return err
-		}
-		if err := d.consume(':', "':' after an object key"); err != nil {
-			return err
-		}
-		switch d.ws() {
-		case '"':
-			_, err = d.str(false)
-		case 'n':
-			err = d.literal("null")
-		default:
-			err = d.typeError("structured metadata", "a string")
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return d.members(false, func(k string) error {
+		_, err := d.stringValue("structured metadata", k, false)
+		return err
+	})
 }
 
 // skip validates the value at the read offset and moves past it; depth is
@@ -502,30 +451,10 @@ func (d *jsonDec) skip(depth int) error {
 			return d.errorf("exceeded max depth at offset %d", d.i)
 		}
 		d.i++
-		closing := byte('}')
 		if c == '[' {
-			closing = ']'
+			return d.elements(']', func() error { return d.skip(depth + 1) })
 		}
-		for first := true; ; first = false {
-			ok, err := d.more(closing, first)
-			if err != nil || !ok {
-				return err
-			}
-			if c == '{' {
-				if d.ws() != '"' {
-					return d.unexpected("a string key")
-				}
-				if _, err := d.str(false); err != nil {
-					return err
-				}
-				if err := d.consume(':', "':' after an object key"); err != nil {
-					return err
-				}
-			}
-			if err := d.skip(depth + 1); err != nil {
-				return err
-			}
-		}
+		return d.members(false, func(string) error { return d.skip(depth + 1) })
 	case c == 't':
 		return d.literal("true")
 	case c == 'f':
