@@ -51,7 +51,7 @@ func TestMixedBatch(t *testing.T) {
 			if resp.Code != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400: %s", resp.Code, resp.Body)
 			}
-			rows := r.store.all()
+			rows := r.store.All()
 			got := map[string]string{}
 			for _, l := range rows {
 				got[l.Message] = l.Service + "/" + l.Domain + "/" + l.ErrorCode + "/" + l.ErrorClass
@@ -151,7 +151,7 @@ func TestAllRejectedIs400AndNothingStored(t *testing.T) {
 	if resp.Code != http.StatusBadRequest || !strings.Contains(resp.Body.String(), "rejected 1 of 1 lines\n") {
 		t.Fatalf("status %d: %s", resp.Code, resp.Body)
 	}
-	if n := len(r.store.all()); n != 0 {
+	if n := len(r.store.All()); n != 0 {
 		t.Errorf("stored %d rows", n)
 	}
 }
@@ -231,7 +231,7 @@ func TestBodyLimits(t *testing.T) {
 			if elapsed > 2*time.Second {
 				t.Errorf("took %s", elapsed)
 			}
-			if n := len(r.store.all()); n != 0 {
+			if n := len(r.store.All()); n != 0 {
 				t.Errorf("stored %d rows", n)
 			}
 		})
@@ -279,7 +279,7 @@ func TestRateLimit(t *testing.T) {
 	if resp := r2.do(t, body, promtailHeaders...); resp.Code != http.StatusNoContent {
 		t.Errorf("push over the burst on a full bucket: %d %s", resp.Code, resp.Body)
 	}
-	if n := len(r.store.all()); n != 16 {
+	if n := len(r.store.All()); n != 16 {
 		t.Errorf("stored %d rows, want 16", n)
 	}
 }
@@ -297,7 +297,7 @@ func TestOverloaded(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, nil)
-			r.store.err = tc.err
+			r.store.Err = tc.err
 			if tc.err == ingest.ErrRateLimited {
 				r.h = NewHandler(consumerFunc(func(context.Context, string, []record.Log) error { return tc.err }), r.metrics, Options{Now: func() time.Time { return t0 }})
 			}

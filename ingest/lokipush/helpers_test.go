@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/noctua-obs/noctua/ingest/internal/ingesttest"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,27 +72,7 @@ func testCfg(tb testing.TB) *config.Config {
 }
 
 // recordingLogs is a store.LogAppender that keeps a copy of every row.
-type recordingLogs struct {
-	mu   sync.Mutex
-	rows []record.Log
-	err  error
-}
-
-func (a *recordingLogs) AppendLogs(_ context.Context, ls []record.Log) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.err != nil {
-		return a.err
-	}
-	a.rows = append(a.rows, ls...)
-	return nil
-}
-
-func (a *recordingLogs) all() []record.Log {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]record.Log(nil), a.rows...)
-}
+type recordingLogs = ingesttest.Logs
 
 // appendRequestsNop satisfies store.Appender for the pipeline.
 type appendRequestsNop struct{}

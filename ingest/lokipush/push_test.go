@@ -90,7 +90,7 @@ func TestPushFromClients(t *testing.T) {
 			if resp.Code != http.StatusNoContent {
 				t.Fatalf("status %d: %s", resp.Code, resp.Body)
 			}
-			checkBatch(t, r.store.all())
+			checkBatch(t, r.store.All())
 			if got := r.outcome("accepted"); got != 11 {
 				t.Errorf("accepted counter = %v, want 11", got)
 			}

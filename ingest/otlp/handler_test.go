@@ -86,7 +86,7 @@ func TestJSONRequest(t *testing.T) {
 	if n := resp.PartialSuccess().RejectedSpans(); n != 0 {
 		t.Errorf("rejected %d", n)
 	}
-	rows := app.Rows()
+	rows := app.All()
 	if len(rows) != 1 {
 		t.Fatalf("stored %d rows, want 1 (the client span is skipped)", len(rows))
 	}
@@ -172,7 +172,7 @@ func TestPartialSuccess(t *testing.T) {
 				t.Errorf("partial success = %d %q\nwant              4 %q", ps.RejectedSpans(), ps.ErrorMessage(), mixedMessage)
 			}
 			var names []string
-			for _, r := range app.Rows() {
+			for _, r := range app.All() {
 				names = append(names, r.Route)
 			}
 			if got := strings.Join(names, ","); got != "a,b,c" {
@@ -256,7 +256,7 @@ func TestBadRequests(t *testing.T) {
 			}
 		})
 	}
-	if n := len(app.Rows()); n != 0 {
+	if n := len(app.All()); n != 0 {
 		t.Errorf("stored %d rows from bad requests", n)
 	}
 }

@@ -3,6 +3,7 @@ package otlp
 import (
 	"bytes"
 	"context"
+	"github.com/noctua-obs/noctua/ingest/internal/ingesttest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -68,27 +69,7 @@ func testCfg(tb testing.TB) *config.Config {
 }
 
 // recordingAppender is a store.Appender that keeps a copy of every row.
-type recordingAppender struct {
-	mu   sync.Mutex
-	rows []record.Request
-	err  error
-}
-
-func (a *recordingAppender) AppendRequests(_ context.Context, rs []record.Request) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.err != nil {
-		return a.err
-	}
-	a.rows = append(a.rows, rs...)
-	return nil
-}
-
-func (a *recordingAppender) Rows() []record.Request {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]record.Request(nil), a.rows...)
-}
+type recordingAppender = ingesttest.Requests
 
 func newNormaliser(tb testing.TB) *transform.Normaliser {
 	tb.Helper()

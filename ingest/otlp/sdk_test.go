@@ -218,7 +218,7 @@ func TestSDKExport(t *testing.T) {
 			if len(hl.seen) != 1 || hl.seen["/v1/traces "+tc.header] == 0 {
 				t.Errorf("requests seen: %v, want only %q", hl.seen, tc.header)
 			}
-			rows := app.Rows()
+			rows := app.All()
 			t.Logf("%d rows stored, requests %v", len(rows), hl.seen)
 			if len(rows) != len(want) {
 				t.Errorf("stored %d rows, want %d", len(rows), len(want))
