@@ -146,8 +146,21 @@ func TestRunSendsCorrelatedLogs(t *testing.T) {
 	if len(matched) != len(failed) {
 		t.Errorf("%d failed spans with a code, %d have their log line", len(failed), len(matched))
 	}
-	if retries == 0 || timeouts == 0 || info == 0 {
-		t.Errorf("want retries, timeouts and info lines: %d retries, %d timeouts, %d info", retries, timeouts, info)
+	wantTimeouts, system := 0, 0
+	for _, f := range failed {
+		if strings.HasSuffix(f.code, "TIMEOUT") {
+			wantTimeouts++
+		}
+		if norm.Classify(f.code, 0) == record.ClassSystem {
+			system++
+		}
+	}
+	if timeouts != wantTimeouts {
+		t.Errorf("%d timeout lines, %d spans failed with a timeout code", timeouts, wantTimeouts)
+	}
+	// A retry precedes 40% of system failures: none in 15 or more is a bug.
+	if info == 0 || system >= 15 && retries == 0 {
+		t.Errorf("want retry and info lines: %d retries after %d system failures, %d info", retries, system, info)
 	}
 	t.Logf("%d spans, %d coded lines, %d retries, %d timeouts, %d info lines", spans, coded, retries, timeouts, info)
 }
