@@ -158,6 +158,34 @@ func runFor(t *testing.T, d time.Duration, cfg *config.Config, opts Options) {
 	}
 }
 
+// runUntil runs the generator until enough reports true (checked every
+// 50 ms) or max has passed, so that a test that needs so much traffic
+// gets it on a slow or busy machine too.
+func runUntil(t *testing.T, max time.Duration, cfg *config.Config, opts Options, enough func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), max)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, opts) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			return
+		case <-tick.C:
+			if enough() {
+				cancel()
+			}
+		case <-time.After(max + 2*time.Second):
+			t.Fatal("Run did not stop after its context ended")
+		}
+	}
+}
+
 // routeOf rebuilds the raw route a receiver derives from a span.
 func routeOf(attrs pcommon.Map) string {
 	get := func(k string) string {

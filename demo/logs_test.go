@@ -54,10 +54,12 @@ func TestRunSendsCorrelatedLogs(t *testing.T) {
 	defer srv.Close()
 
 	stats := new(Stats)
-	runFor(t, 2*time.Second, cfg, Options{
+	// About a third of the lines carry a failed span's code: 120 lines
+	// give some 40 failures, twice the 20 the checks below need.
+	runUntil(t, 30*time.Second, cfg, Options{
 		Endpoint: srv.URL + "/v1/traces", Rate: 3000, Interval: 200 * time.Millisecond,
 		Seed: 7, Stats: stats, IncidentEvery: 500 * time.Millisecond, IncidentFor: 400 * time.Millisecond,
-	})
+	}, func() bool { return stats.LogLines.Load() >= 120 })
 	reqs, _ := col.snapshot()
 
 	// What each failed span says, by trace and service.

@@ -97,14 +97,14 @@ func BenchmarkAppendRequests(b *testing.B) {
 // Parquet, reporting the cost and the file size per row.
 func BenchmarkWriteBlock(b *testing.B) {
 	const n = 256 << 10
-	blk := newBlock(memory.NewGoAllocator(), requestsSchema())
+	blk := newBlock(memory.NewGoAllocator(), requestsSchema(), sizeHint{})
 	blk.append(benchRows(n, 2), time.Now())
 	rec := blk.record()
 	defer rec.Release()
 	dir := b.TempDir()
 	var size int64
 	for i := 0; b.Loop(); i++ {
-		sf, err := writeBlock(dir, &sealedBlock{rec: rec, maxSeq: uint64(i + 1)}, nil, lowCardinality())
+		sf, err := writeBlock(dir, &sealedBlock{rec: rec, maxSeq: uint64(i + 1)}, nil, dictColumnsOf(rec.Schema()))
 		if err != nil {
 			b.Fatal(err)
 		}

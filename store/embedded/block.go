@@ -33,27 +33,22 @@ const (
 	nCols
 )
 
-// lowCardinality lists the string columns that Parquet dictionary-encodes.
-func lowCardinality() []string {
-	return []string{"domain", "journey", "service", "api", "env", "source", "route", "error_code", "error_class"}
-}
-
 func requestsSchema() *arrow.Schema {
 	str := arrow.BinaryTypes.String
 	return arrow.NewSchema([]arrow.Field{
 		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
-		{Name: "domain", Type: str},
-		{Name: "journey", Type: str},
-		{Name: "service", Type: str},
-		{Name: "api", Type: str},
-		{Name: "env", Type: str},
-		{Name: "source", Type: str},
-		{Name: "route", Type: str},
+		{Name: "domain", Type: dictType},
+		{Name: "journey", Type: dictType},
+		{Name: "service", Type: dictType},
+		{Name: "api", Type: dictType},
+		{Name: "env", Type: dictType},
+		{Name: "source", Type: dictType},
+		{Name: "route", Type: dictType},
 		{Name: "duration_ns", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "error", Type: arrow.FixedWidthTypes.Boolean},
 		{Name: "status_code", Type: arrow.PrimitiveTypes.Int32},
-		{Name: "error_code", Type: str},
-		{Name: "error_class", Type: str},
+		{Name: "error_code", Type: dictType},
+		{Name: "error_class", Type: dictType},
 		{Name: "apdex", Type: arrow.PrimitiveTypes.Uint8},
 		{Name: "journey_instance", Type: str},
 		{Name: "user_hash", Type: str},
@@ -62,31 +57,33 @@ func requestsSchema() *arrow.Schema {
 }
 
 // block is the open, in-memory block: Arrow builders plus the timestamps in
-// a plain slice for scans. Guarded by Store.mu.
+// a plain slice for scans. Guarded by table.mu.
 type block struct {
 	blockMeta
-	b      *array.RecordBuilder
+	schema *arrow.Schema
 	ts     *array.TimestampBuilder
-	strs   [nCols]*array.StringBuilder // nil for non-string columns
+	strs   [nCols]stringBuilder // nil for non-string columns
 	dur    *array.Int64Builder
 	errs   *array.BooleanBuilder
 	status *array.Int32Builder
 	apdex  *array.Uint8Builder
 }
 
-func newBlock(mem memory.Allocator, schema *arrow.Schema) *block {
-	rb := array.NewRecordBuilder(mem, schema)
+func newBlock(mem memory.Allocator, schema *arrow.Schema, hint sizeHint) *block {
 	k := &block{
-		b:      rb,
-		ts:     rb.Field(colTS).(*array.TimestampBuilder),
-		dur:    rb.Field(colDuration).(*array.Int64Builder),
-		errs:   rb.Field(colError).(*array.BooleanBuilder),
-		status: rb.Field(colStatus).(*array.Int32Builder),
-		apdex:  rb.Field(colApdex).(*array.Uint8Builder),
+		schema: schema,
+		ts:     array.NewTimestampBuilder(mem, schema.Field(colTS).Type.(*arrow.TimestampType)),
+		dur:    array.NewInt64Builder(mem),
+		errs:   array.NewBooleanBuilder(mem),
+		status: array.NewInt32Builder(mem),
+		apdex:  array.NewUint8Builder(mem),
 	}
-	for i := range nCols {
-		if sb, ok := rb.Field(i).(*array.StringBuilder); ok {
-			k.strs[i] = sb
+	for _, b := range []interface{ Reserve(int) }{k.ts, k.dur, k.errs, k.status, k.apdex} {
+		b.Reserve(hint.rows)
+	}
+	for i, f := range schema.Fields() {
+		if f.Type.ID() == arrow.STRING || isDict(f) {
+			k.strs[i] = newStringBuilder(mem, f, hint)
 		}
 	}
 	return k
@@ -97,33 +94,62 @@ func (k *block) append(rs []record.Request, now time.Time) {
 		r := &rs[i]
 		k.addTS(r.TS, now)
 		k.ts.Append(arrow.Timestamp(r.TS))
-		k.strs[colDomain].Append(r.Domain)
-		k.strs[colJourney].Append(r.Journey)
-		k.strs[colService].Append(r.Service)
-		k.strs[colAPI].Append(r.API)
-		k.strs[colEnv].Append(r.Env)
-		k.strs[colSource].Append(r.Source)
-		k.strs[colRoute].Append(r.Route)
+		k.strs[colDomain].append(r.Domain)
+		k.strs[colJourney].append(r.Journey)
+		k.strs[colService].append(r.Service)
+		k.strs[colAPI].append(r.API)
+		k.strs[colEnv].append(r.Env)
+		k.strs[colSource].append(r.Source)
+		k.strs[colRoute].append(r.Route)
 		k.dur.Append(int64(r.Duration))
 		k.errs.Append(r.Error)
 		k.status.Append(r.StatusCode)
-		k.strs[colErrorCode].Append(r.ErrorCode)
-		k.strs[colErrorClass].Append(r.ErrorClass)
+		k.strs[colErrorCode].append(r.ErrorCode)
+		k.strs[colErrorClass].append(r.ErrorClass)
 		k.apdex.Append(uint8(r.Apdex))
-		k.strs[colJourneyInstance].Append(r.JourneyInstance)
-		k.strs[colUserHash].Append(r.UserHash)
-		k.strs[colTraceID].Append(r.TraceID)
+		k.strs[colJourneyInstance].append(r.JourneyInstance)
+		k.strs[colUserHash].append(r.UserHash)
+		k.strs[colTraceID].append(r.TraceID)
 	}
 }
 
 // record turns the builders into an immutable record and empties them.
-func (k *block) record() arrow.Record { return k.b.NewRecord() }
+func (k *block) record() arrow.Record {
+	cols := make([]arrow.Array, nCols)
+	for i := range nCols {
+		switch i {
+		case colTS:
+			cols[i] = k.ts.NewArray()
+		case colDuration:
+			cols[i] = k.dur.NewArray()
+		case colError:
+			cols[i] = k.errs.NewArray()
+		case colStatus:
+			cols[i] = k.status.NewArray()
+		case colApdex:
+			cols[i] = k.apdex.NewArray()
+		default:
+			cols[i] = k.strs[i].newArray()
+		}
+	}
+	n := k.rows()
+	return builtRecord(k.schema, cols, n)
+}
 
-func (k *block) release() { k.b.Release() }
+func (k *block) release() {
+	k.ts.Release()
+	k.dur.Release()
+	k.errs.Release()
+	k.status.Release()
+	k.apdex.Release()
+	for _, b := range k.strs {
+		if b != nil {
+			b.release()
+		}
+	}
+}
 
-func (k *block) str(col, i int) []byte { return k.strs[col].BinaryBuilder.Value(i) }
-
-func eq(b []byte, s string) bool { return string(b) == s }
+func (k *block) str(col, i int) string { return k.strs[col].value(i) }
 
 // scan appends the rows of the open block that match m.
 func (k *block) scan(m *matcher, dst []record.Request) []record.Request {
@@ -131,21 +157,21 @@ func (k *block) scan(m *matcher, dst []record.Request) []record.Request {
 		if ts < m.from || ts >= m.to {
 			continue
 		}
-		if m.traceID != "" && !eq(k.str(colTraceID, i), m.traceID) ||
+		if m.traceID != "" && k.str(colTraceID, i) != m.traceID ||
 			m.onlyError && !k.errs.Value(i) ||
-			m.errorCode != "" && !eq(k.str(colErrorCode, i), m.errorCode) ||
-			!m.match(k.str(colDomain, i), k.str(colJourney, i), k.str(colService, i), k.str(colAPI, i)) {
+			m.errorCode != "" && k.str(colErrorCode, i) != m.errorCode ||
+			!m.matchString(k.str(colDomain, i), k.str(colJourney, i), k.str(colService, i), k.str(colAPI, i)) {
 			continue
 		}
-		dst = append(dst, record.Request{
-			TS: ts, Domain: string(k.str(colDomain, i)), Journey: string(k.str(colJourney, i)),
-			Service: string(k.str(colService, i)), API: string(k.str(colAPI, i)),
-			Env: string(k.str(colEnv, i)), Source: string(k.str(colSource, i)), Route: string(k.str(colRoute, i)),
+		dst = append(dst, cloneRequest(record.Request{
+			TS: ts, Domain: k.str(colDomain, i), Journey: k.str(colJourney, i),
+			Service: k.str(colService, i), API: k.str(colAPI, i),
+			Env: k.str(colEnv, i), Source: k.str(colSource, i), Route: k.str(colRoute, i),
 			Duration: time.Duration(k.dur.Value(i)), Error: k.errs.Value(i), StatusCode: k.status.Value(i),
-			ErrorCode: string(k.str(colErrorCode, i)), ErrorClass: string(k.str(colErrorClass, i)),
-			Apdex: record.Apdex(k.apdex.Value(i)), JourneyInstance: string(k.str(colJourneyInstance, i)),
-			UserHash: string(k.str(colUserHash, i)), TraceID: string(k.str(colTraceID, i)),
-		})
+			ErrorCode: k.str(colErrorCode, i), ErrorClass: k.str(colErrorClass, i),
+			Apdex: record.Apdex(k.apdex.Value(i)), JourneyInstance: k.str(colJourneyInstance, i),
+			UserHash: k.str(colUserHash, i), TraceID: k.str(colTraceID, i),
+		}))
 	}
 	return dst
 }
@@ -159,27 +185,10 @@ type matcher struct {
 	traceID   string
 }
 
-func (m *matcher) match(domain, journey, service, api []byte) bool {
-	f := &m.filter
-	if f.Domain != "" && !eq(domain, f.Domain) || f.Journey != "" && !eq(journey, f.Journey) ||
-		f.Service != "" && !eq(service, f.Service) || f.API != "" && !eq(api, f.API) {
-		return false
-	}
-	if f.Domains == nil {
-		return true
-	}
-	for _, d := range f.Domains {
-		if eq(domain, d) {
-			return true
-		}
-	}
-	return false
-}
-
 // recordColumns are the typed columns of a sealed record.
 type recordColumns struct {
 	ts     *array.Timestamp
-	strs   [nCols]*array.String
+	strs   [nCols]stringColumn
 	dur    *array.Int64
 	errs   *array.Boolean
 	status *array.Int32
@@ -200,7 +209,7 @@ func columnsOf(rec arrow.Record) (recordColumns, bool) {
 		case colTS, colDuration, colError, colStatus, colApdex:
 			continue
 		}
-		if c.strs[i], ok = rec.Column(i).(*array.String); !ok {
+		if c.strs[i], ok = stringColumnOf(rec.Column(i)); !ok {
 			return c, false
 		}
 	}

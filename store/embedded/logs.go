@@ -43,23 +43,23 @@ func logsSchema() *arrow.Schema {
 	boolean := arrow.FixedWidthTypes.Boolean
 	return arrow.NewSchema([]arrow.Field{
 		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
-		{Name: "domain", Type: str},
-		{Name: "journey", Type: str},
-		{Name: "service", Type: str},
-		{Name: "api", Type: str},
-		{Name: "env", Type: str},
-		{Name: "source", Type: str},
-		{Name: "route", Type: str},
-		{Name: "level", Type: str},
-		{Name: "error_code", Type: str},
-		{Name: "error_class", Type: str},
+		{Name: "domain", Type: dictType},
+		{Name: "journey", Type: dictType},
+		{Name: "service", Type: dictType},
+		{Name: "api", Type: dictType},
+		{Name: "env", Type: dictType},
+		{Name: "source", Type: dictType},
+		{Name: "route", Type: dictType},
+		{Name: "level", Type: dictType},
+		{Name: "error_code", Type: dictType},
+		{Name: "error_class", Type: dictType},
 		{Name: "timeout", Type: boolean},
 		{Name: "retry", Type: boolean},
 		{Name: "journey_instance", Type: str},
 		{Name: "user_hash", Type: str},
 		{Name: "trace_id", Type: str},
 		{Name: "message", Type: str},
-		{Name: "labels", Type: str},
+		{Name: "labels", Type: dictType},
 	}, nil)
 }
 
@@ -82,8 +82,8 @@ var logStringCols = [nLogStrings]int{lcDomain, lcJourney, lcService, lcAPI, lcEn
 type logCols struct {
 	tsv  []int64
 	ats  *array.Timestamp
-	bstr [nLogCols]*array.StringBuilder
-	astr [nLogCols]*array.String
+	bstr [nLogCols]stringBuilder
+	astr [nLogCols]stringColumn
 	bflg [nLogCols]*array.BooleanBuilder
 	aflg [nLogCols]*array.Boolean
 }
@@ -103,11 +103,10 @@ func (c *logCols) ts(i int) int64 {
 }
 
 func (c *logCols) str(col, i int) string {
-	if a := c.astr[col]; a != nil {
-		return a.Value(i)
+	if c.ats != nil {
+		return c.astr[col].Value(i)
 	}
-	b := c.bstr[col].BinaryBuilder.Value(i)
-	return unsafe.String(unsafe.SliceData(b), len(b))
+	return c.bstr[col].value(i)
 }
 
 func (c *logCols) flag(col, i int) bool {
@@ -136,7 +135,7 @@ func logColsOf(rec arrow.Record) (*logCols, bool) {
 		return nil, false
 	}
 	for _, col := range logStringCols {
-		if c.astr[col], ok = rec.Column(col).(*array.String); !ok {
+		if c.astr[col], ok = stringColumnOf(rec.Column(col)); !ok {
 			return nil, false
 		}
 	}
@@ -151,19 +150,20 @@ func logColsOf(rec arrow.Record) (*logCols, bool) {
 // logBlock is the open block of the logs table. Guarded by table.mu.
 type logBlock struct {
 	blockMeta
-	b    *array.RecordBuilder
-	ts   *array.TimestampBuilder
-	cols logCols // builder side; cols.tsv is refreshed before reads
+	schema *arrow.Schema
+	ts     *array.TimestampBuilder
+	cols   logCols // builder side; cols.tsv is refreshed before reads
 }
 
-func newLogBlock(mem memory.Allocator, schema *arrow.Schema) *logBlock {
-	rb := array.NewRecordBuilder(mem, schema)
-	k := &logBlock{b: rb, ts: rb.Field(lcTS).(*array.TimestampBuilder)}
+func newLogBlock(mem memory.Allocator, schema *arrow.Schema, hint sizeHint) *logBlock {
+	k := &logBlock{schema: schema, ts: array.NewTimestampBuilder(mem, schema.Field(lcTS).Type.(*arrow.TimestampType))}
+	k.ts.Reserve(hint.rows)
 	for _, col := range logStringCols {
-		k.cols.bstr[col] = rb.Field(col).(*array.StringBuilder)
+		k.cols.bstr[col] = newStringBuilder(mem, schema.Field(col), hint)
 	}
 	for _, col := range [...]int{lcTimeout, lcRetry} {
-		k.cols.bflg[col] = rb.Field(col).(*array.BooleanBuilder)
+		k.cols.bflg[col] = array.NewBooleanBuilder(mem)
+		k.cols.bflg[col].Reserve(hint.rows)
 	}
 	return k
 }
@@ -174,15 +174,34 @@ func (k *logBlock) append(ls []record.Log, now time.Time) {
 		k.addTS(l.TS, now)
 		k.ts.Append(arrow.Timestamp(l.TS))
 		for j, p := range logStrings(l) {
-			k.cols.bstr[logStringCols[j]].Append(*p)
+			k.cols.bstr[logStringCols[j]].append(*p)
 		}
 		k.cols.bflg[lcTimeout].Append(l.Timeout)
 		k.cols.bflg[lcRetry].Append(l.Retry)
 	}
 }
 
-func (k *logBlock) record() arrow.Record { return k.b.NewRecord() }
-func (k *logBlock) release()             { k.b.Release() }
+func (k *logBlock) record() arrow.Record {
+	cols := make([]arrow.Array, nLogCols)
+	cols[lcTS] = k.ts.NewArray()
+	for _, col := range logStringCols {
+		cols[col] = k.cols.bstr[col].newArray()
+	}
+	for _, col := range [...]int{lcTimeout, lcRetry} {
+		cols[col] = k.cols.bflg[col].NewArray()
+	}
+	return builtRecord(k.schema, cols, k.rows())
+}
+
+func (k *logBlock) release() {
+	k.ts.Release()
+	for _, col := range logStringCols {
+		k.cols.bstr[col].release()
+	}
+	for _, col := range [...]int{lcTimeout, lcRetry} {
+		k.cols.bflg[col].Release()
+	}
+}
 
 // view returns the columns of the open block for a scan under table.mu.
 func (k *logBlock) view() *logCols {
@@ -196,19 +215,15 @@ type logSpec struct{ sch *arrow.Schema }
 // logTable is the logs table.
 type logTable = table[record.Log, *logBlock, *rollup.LogSet]
 
-func (p logSpec) schema() *arrow.Schema                   { return p.sch }
-func (p logSpec) newBlock(mem memory.Allocator) *logBlock { return newLogBlock(mem, p.sch) }
+func (p logSpec) schema() *arrow.Schema { return p.sch }
+func (p logSpec) newBlock(mem memory.Allocator, h sizeHint) *logBlock {
+	return newLogBlock(mem, p.sch, h)
+}
 func (logSpec) newRollup(t []rollup.Tier) (*rollup.LogSet, error) {
 	return rollup.NewLogSet(t)
 }
 func (logSpec) encode(b []byte, ls []record.Log) []byte     { return appendLogBatch(b, ls) }
 func (logSpec) decode(payload []byte) ([]record.Log, error) { return decodeLogBatch(payload) }
-
-// dictColumns: the dimensions, level, codes and stream labels repeat;
-// messages, trace ids and users do not.
-func (logSpec) dictColumns() []string {
-	return []string{"domain", "journey", "service", "api", "env", "source", "route", "level", "error_code", "error_class", "labels"}
-}
 
 // rows calls fn with the rows of rec in chunks of 4096, strings viewing rec.
 func (logSpec) rows(rec arrow.Record, fn func([]record.Log)) error {

@@ -16,9 +16,10 @@ type requestSpec struct{ sch *arrow.Schema }
 // requestTable is the requests table.
 type requestTable = table[record.Request, *block, *rollup.Set]
 
-func (p requestSpec) schema() *arrow.Schema                         { return p.sch }
-func (requestSpec) dictColumns() []string                           { return lowCardinality() }
-func (p requestSpec) newBlock(mem memory.Allocator) *block          { return newBlock(mem, p.sch) }
+func (p requestSpec) schema() *arrow.Schema { return p.sch }
+func (p requestSpec) newBlock(mem memory.Allocator, h sizeHint) *block {
+	return newBlock(mem, p.sch, h)
+}
 func (requestSpec) newRollup(t []rollup.Tier) (*rollup.Set, error)  { return rollup.New(t) }
 func (requestSpec) encode(b []byte, rs []record.Request) []byte     { return appendBatch(b, rs) }
 func (requestSpec) decode(payload []byte) ([]record.Request, error) { return decodeBatch(payload) }

@@ -75,9 +75,8 @@ type builder[R any] interface {
 // recovery, retention, sources for queries) is table's.
 type spec[R any, B builder[R], S rollupOf[R]] interface {
 	schema() *arrow.Schema
-	// dictColumns lists the string columns Parquet dictionary-encodes.
-	dictColumns() []string
-	newBlock(mem memory.Allocator) B
+	// newBlock starts an open block, sized by hint.
+	newBlock(mem memory.Allocator, hint sizeHint) B
 	newRollup(tiers []rollup.Tier) (S, error)
 	// encode appends the WAL payload of rs to b.
 	encode(b []byte, rs []R) []byte
@@ -137,7 +136,7 @@ func openTable[R any, B builder[R], S rollupOf[R]](name, dir string, sp spec[R, 
 		return nil, err
 	}
 	t.roll.TrackBlocks()
-	t.open = sp.newBlock(mem)
+	t.open = sp.newBlock(mem, sizeHint{})
 	maxSealed, err := t.loadSealed()
 	if err != nil {
 		return nil, err
@@ -328,7 +327,7 @@ func (t *table[R, B, S]) swapLocked() {
 	sb := &sealedBlock{rec: t.open.record(), cells: t.roll.TakeBlock(), maxSeq: old.maxSeq, minTS: old.minTS, maxTS: old.maxTS}
 	t.open.release()
 	t.sealing = append(t.sealing, sb)
-	t.open = t.spec.newBlock(t.mem)
+	t.open = t.spec.newBlock(t.mem, hintOf(sb.rec))
 	select {
 	case t.sealKick <- struct{}{}:
 	default:
@@ -390,7 +389,7 @@ func (t *table[R, B, S]) seal(b *sealedBlock) (sealedFile, error) {
 	if err != nil {
 		return sealedFile{}, err
 	}
-	return writeBlock(t.dir, b, cells, t.spec.dictColumns())
+	return writeBlock(t.dir, b, cells, dictColumnsOf(b.rec.Schema()))
 }
 
 // sealIfOld seals an open block whose first row arrived BlockAge ago.

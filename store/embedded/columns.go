@@ -1,0 +1,186 @@
+package embedded
+
+import (
+	"strings"
+	"unsafe"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+)
+
+// String columns come in two kinds. The dimensions (domain, service, API,
+// error code...) repeat: they are dictionary columns, Dictionary(int32,
+// utf8) in Arrow and dictionary-encoded in Parquet. The open block interns
+// them as it appends, so that sealing writes the dictionary and the
+// indices as they are instead of hashing every value again (arrow v15's
+// Parquet dictionary encoder boxes each value it hashes: an allocation per
+// value, the largest cost of sealing). Messages, trace ids and users do
+// not repeat: they are plain utf8 columns.
+
+// dictType is the Arrow type of a dictionary column.
+var dictType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+
+// isDict reports whether a schema field is a dictionary column.
+func isDict(f arrow.Field) bool { return arrow.TypeEqual(f.Type, dictType) }
+
+// dictColumnsOf lists the dictionary columns of a schema, which Parquet
+// dictionary-encodes.
+func dictColumnsOf(s *arrow.Schema) []string {
+	var names []string
+	for _, f := range s.Fields() {
+		if isDict(f) {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}
+
+// stringBuilder builds one string column of an open block.
+type stringBuilder interface {
+	append(s string)
+	// value returns row i, viewing the builder's memory: copy it before
+	// the builder changes.
+	value(i int) string
+	// newArray turns what was appended into an array and empties the
+	// builder.
+	newArray() arrow.Array
+	release()
+}
+
+func newStringBuilder(mem memory.Allocator, f arrow.Field, hint sizeHint) stringBuilder {
+	if isDict(f) {
+		return newDictBuilder(mem, hint.rows)
+	}
+	b := array.NewStringBuilder(mem)
+	if hint.rows > 0 {
+		b.Reserve(hint.rows)
+		b.ReserveData(hint.bytes[f.Name])
+	}
+	return plainBuilder{b}
+}
+
+// sizeHint sizes a new block like the one it follows, so that its
+// builders do not grow by doubling (and copying) a dozen times.
+type sizeHint struct {
+	rows  int
+	bytes map[string]int // data bytes per plain string column
+}
+
+// plainBuilder builds a utf8 column.
+type plainBuilder struct{ *array.StringBuilder }
+
+func (b plainBuilder) append(s string) { b.StringBuilder.Append(s) }
+func (b plainBuilder) value(i int) string {
+	v := b.BinaryBuilder.Value(i)
+	return unsafe.String(unsafe.SliceData(v), len(v))
+}
+func (b plainBuilder) newArray() arrow.Array { return b.NewArray() }
+func (b plainBuilder) release()              { b.Release() }
+
+// dictBuilder interns the values of a dictionary column: each distinct
+// value is stored once, each row is an index.
+type dictBuilder struct {
+	mem  memory.Allocator
+	ids  map[string]int32
+	vals []string
+	idx  []int32
+}
+
+func newDictBuilder(mem memory.Allocator, rows int) *dictBuilder {
+	return &dictBuilder{mem: mem, ids: make(map[string]int32), idx: make([]int32, 0, rows)}
+}
+
+func (d *dictBuilder) append(s string) {
+	id, ok := d.ids[s]
+	if !ok {
+		s = strings.Clone(s)
+		id = int32(len(d.vals))
+		d.vals = append(d.vals, s)
+		d.ids[s] = id
+	}
+	d.idx = append(d.idx, id)
+}
+
+func (d *dictBuilder) value(i int) string { return d.vals[d.idx[i]] }
+
+func (d *dictBuilder) newArray() arrow.Array {
+	vb := array.NewStringBuilder(d.mem)
+	defer vb.Release()
+	n := 0
+	for _, v := range d.vals {
+		n += len(v)
+	}
+	vb.Reserve(len(d.vals))
+	vb.ReserveData(n)
+	for _, v := range d.vals {
+		vb.Append(v)
+	}
+	dict := vb.NewArray()
+	defer dict.Release()
+	ib := array.NewInt32Builder(d.mem)
+	defer ib.Release()
+	ib.AppendValues(d.idx, nil)
+	indices := ib.NewArray()
+	defer indices.Release()
+	d.ids, d.vals, d.idx = make(map[string]int32), nil, nil
+	return array.NewDictionaryArray(dictType, indices, dict)
+}
+
+func (d *dictBuilder) release() {}
+
+// stringColumn reads one string column of a sealed record: utf8, or a
+// dictionary of utf8 with int32 indices (as written since dictionary
+// columns exist; older files hold utf8 only).
+type stringColumn struct {
+	plain *array.String
+	dict  *array.String
+	idx   []int32
+}
+
+func stringColumnOf(a arrow.Array) (stringColumn, bool) {
+	switch a := a.(type) {
+	case *array.String:
+		return stringColumn{plain: a}, a.NullN() == 0
+	case *array.Dictionary:
+		dict, ok := a.Dictionary().(*array.String)
+		if !ok {
+			return stringColumn{}, false
+		}
+		idx, ok := a.Indices().(*array.Int32)
+		if !ok || idx.NullN() != 0 {
+			return stringColumn{}, false
+		}
+		return stringColumn{dict: dict, idx: idx.Int32Values()}, true
+	}
+	return stringColumn{}, false
+}
+
+// Value returns row i, viewing the record's buffers.
+func (c stringColumn) Value(i int) string {
+	if c.plain != nil {
+		return c.plain.Value(i)
+	}
+	return c.dict.Value(int(c.idx[i]))
+}
+
+// builtRecord assembles a record from the arrays of its columns, which it
+// releases (the record keeps its own references).
+func builtRecord(s *arrow.Schema, cols []arrow.Array, rows int) arrow.Record {
+	rec := array.NewRecord(s, cols, int64(rows))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec
+}
+
+// hintOf sizes the block that follows the one whose record is rec.
+func hintOf(rec arrow.Record) sizeHint {
+	h := sizeHint{rows: int(rec.NumRows()), bytes: make(map[string]int)}
+	for i, f := range rec.Schema().Fields() {
+		if a, ok := rec.Column(i).(*array.String); ok {
+			h.bytes[f.Name] = len(a.ValueBytes())
+		}
+	}
+	return h
+}
