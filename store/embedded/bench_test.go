@@ -104,7 +104,7 @@ func BenchmarkWriteBlock(b *testing.B) {
 	dir := b.TempDir()
 	var size int64
 	for i := 0; b.Loop(); i++ {
-		sf, err := writeBlock(dir, &sealedBlock{rec: rec, maxSeq: uint64(i + 1)}, nil, dictColumnsOf(rec.Schema()))
+		sf, err := writeBlock(dir, &sealedBlock{rec: rec, maxSeq: uint64(i + 1)}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -114,4 +114,54 @@ func BenchmarkWriteBlock(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
 	b.ReportMetric(float64(size)/n, "B/row")
+}
+
+// benchLogs returns n error lines like the Loki benchmark's: ~200-byte JSON
+// with a timestamp, API, error code, journey, hashed customer and trace id.
+func benchLogs(n int, seed uint64) []record.Log {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	now := time.Now()
+	ls := make([]record.Log, n)
+	for i := range ls {
+		s, c := rng.IntN(40), rng.IntN(12)
+		ts := now.Add(time.Duration(i) * time.Microsecond)
+		api := fmt.Sprintf("POST /v1/api-%d", s)
+		trace := fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
+		user := fmt.Sprintf("%016x", rng.Uint64N(200000))
+		ls[i] = record.Log{
+			TS: ts.UnixNano(), Domain: fmt.Sprintf("domain-%d", s%5), Journey: fmt.Sprintf("journey-%d", s%9),
+			Service: fmt.Sprintf("svc-%d", s), API: api, Env: "prod", Source: "loki", Level: "error",
+			ErrorCode: fmt.Sprintf("APP-%03d", c), ErrorClass: record.ClassApplication, JourneyInstance: fmt.Sprintf("%016x", rng.Uint64()),
+			UserHash: user, TraceID: trace, Labels: fmt.Sprintf(`{env="prod", namespace="bank", pod="svc-%d-7d9f8b6c5-%05x", service_name="svc-%d"}`, s, s*7919, s),
+			Message: fmt.Sprintf(`{"ts":%q,"level":"error","msg":"request failed","api":%q,"error_code":"APP-%03d","journey_id":"journey-%d","customer_id":"%s","trace_id":"%s"}`,
+				ts.UTC().Format(time.RFC3339Nano), api, c, s%9, user, trace),
+		}
+	}
+	return ls
+}
+
+// BenchmarkWriteLogBlock measures sealing one full logs block (256Ki
+// lines of benchLogs) to Parquet, reporting the cost and the file size per
+// line.
+func BenchmarkWriteLogBlock(b *testing.B) {
+	const n = 256 << 10
+	sp := logSpec{logsSchema()}
+	blk := sp.newBlock(memory.NewGoAllocator(), sizeHint{})
+	blk.append(benchLogs(n, 2), time.Now())
+	rec := blk.record()
+	blk.release()
+	defer rec.Release()
+	dir := b.TempDir()
+	var size int64
+	for i := 0; b.Loop(); i++ {
+		sf, err := writeBlock(dir, &sealedBlock{rec: rec, maxSeq: uint64(i + 1)}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = sf.bytes
+		os.Remove(sf.parquetPath())
+		os.Remove(sf.rollupPath())
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/line")
+	b.ReportMetric(float64(size)/n, "B/line")
 }

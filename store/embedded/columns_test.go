@@ -10,16 +10,19 @@ import (
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet/compress"
+	"github.com/apache/arrow/go/v15/parquet/file"
 
 	"github.com/noctua-obs/noctua/record"
 )
 
 // sealAndRead writes rec as a sealed block and returns every row read back
-// from the Parquet file, and the Arrow type of each column as read.
-func sealAndRead[R any](t *testing.T, rec arrow.Record, rows func(rec arrow.Record, fn func([]R)) error) ([]R, []arrow.DataType) {
+// from the Parquet file, the Arrow type of each column as read, and the
+// file's path.
+func sealAndRead[R any](t *testing.T, rec arrow.Record, rows func(rec arrow.Record, fn func([]R)) error) ([]R, []arrow.DataType, string) {
 	t.Helper()
 	dir := t.TempDir()
-	sf, err := writeBlock(dir, &sealedBlock{rec: rec, maxSeq: 1}, nil, dictColumnsOf(rec.Schema()))
+	sf, err := writeBlock(dir, &sealedBlock{rec: rec, maxSeq: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +42,7 @@ func sealAndRead[R any](t *testing.T, rec arrow.Record, rows func(rec arrow.Reco
 	if err != nil {
 		t.Fatal(err)
 	}
-	return got, types
+	return got, types, sf.parquetPath()
 }
 
 // clonedRequests copies the strings of rows that view a record.
@@ -69,7 +72,7 @@ func TestDictionaryColumnsRoundTrip(t *testing.T) {
 		t.Fatalf("sealed record differs (schema ok %v)", ok)
 	}
 	sp := requestSpec{requestsSchema()}
-	got, types := sealAndRead(t, rec, func(r arrow.Record, fn func([]record.Request)) error {
+	got, types, _ := sealAndRead(t, rec, func(r arrow.Record, fn func([]record.Request)) error {
 		return sp.rows(r, func(rs []record.Request) { fn(clonedRequests(rs)) })
 	})
 	if !slices.Equal(got, rows) {
@@ -96,7 +99,7 @@ func TestDictionaryColumnHighCardinality(t *testing.T) {
 	k.release()
 	defer rec.Release()
 	sp := requestSpec{requestsSchema()}
-	got, _ := sealAndRead(t, rec, func(r arrow.Record, fn func([]record.Request)) error {
+	got, _, _ := sealAndRead(t, rec, func(r arrow.Record, fn func([]record.Request)) error {
 		return sp.rows(r, func(rs []record.Request) { fn(clonedRequests(rs)) })
 	})
 	if !slices.Equal(got, rows) {
@@ -133,7 +136,7 @@ func TestPlainStringFilesStillRead(t *testing.T) {
 	rec := rb.NewRecord()
 	defer rec.Release()
 	sp := requestSpec{requestsSchema()}
-	got, types := sealAndRead(t, rec, func(r arrow.Record, fn func([]record.Request)) error {
+	got, types, _ := sealAndRead(t, rec, func(r arrow.Record, fn func([]record.Request)) error {
 		return sp.rows(r, func(rs []record.Request) { fn(clonedRequests(rs)) })
 	})
 	if !slices.Equal(got, rows) {
@@ -173,7 +176,7 @@ func TestLogDictionaryColumnsRoundTrip(t *testing.T) {
 	rec := k.record()
 	k.release()
 	defer rec.Release()
-	got, types := sealAndRead(t, rec, func(r arrow.Record, fn func([]record.Log)) error {
+	got, types, path := sealAndRead(t, rec, func(r arrow.Record, fn func([]record.Log)) error {
 		return sp.rows(r, func(rs []record.Log) {
 			out := make([]record.Log, len(rs))
 			for i, l := range rs {
@@ -187,5 +190,20 @@ func TestLogDictionaryColumnsRoundTrip(t *testing.T) {
 	}
 	if !isDict(arrow.Field{Type: types[lcErrorCode]}) || types[lcMessage].ID() != arrow.STRING {
 		t.Fatalf("error_code read as %s, message as %s", types[lcErrorCode], types[lcMessage])
+	}
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	rg := pf.MetaData().RowGroup(0)
+	for col, want := range map[int]compress.Compression{lcMessage: compress.Codecs.Snappy, lcTraceID: compress.Codecs.Zstd, lcErrorCode: compress.Codecs.Zstd} {
+		cc, err := rg.ColumnChunk(col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cc.Compression() != want {
+			t.Errorf("column %d compressed with %s, want %s", col, cc.Compression(), want)
+		}
 	}
 }

@@ -58,7 +58,7 @@ func logsSchema() *arrow.Schema {
 		{Name: "journey_instance", Type: str},
 		{Name: "user_hash", Type: str},
 		{Name: "trace_id", Type: str},
-		{Name: "message", Type: str},
+		{Name: "message", Type: str, Metadata: fastCodec},
 		{Name: "labels", Type: dictType},
 	}, nil)
 }

@@ -109,7 +109,10 @@ func syncDir(dir string) error {
 	return nil
 }
 
-func writerProps(dictColumns []string) *parquet.WriterProperties {
+// writerProps are the Parquet properties of a block of schema sch: zstd,
+// except the columns marked for snappy (see fastCodec); dictionary
+// encoding for the dictionary columns.
+func writerProps(sch *arrow.Schema) *parquet.WriterProperties {
 	opts := []parquet.WriterProperty{
 		parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithCompressionLevel(zstdLevel),
@@ -122,8 +125,13 @@ func writerProps(dictColumns []string) *parquet.WriterProperties {
 		parquet.WithStats(false),
 		parquet.WithStatsFor("ts", true),
 	}
-	for _, c := range dictColumns {
-		opts = append(opts, parquet.WithDictionaryFor(c, true))
+	for _, f := range sch.Fields() {
+		if isDict(f) {
+			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
+		}
+		if isFastCodec(f) {
+			opts = append(opts, parquet.WithCompressionFor(f.Name, compress.Codecs.Snappy))
+		}
 	}
 	return parquet.NewWriterProperties(opts...)
 }
@@ -139,7 +147,7 @@ type sealedBlock struct {
 
 // writeBlock persists b as a Parquet file and its rollup cells beside it.
 // The rollup file is written first: a Parquet file is the commit marker.
-func writeBlock(dir string, b *sealedBlock, cells []byte, dictColumns []string) (sealedFile, error) {
+func writeBlock(dir string, b *sealedBlock, cells []byte) (sealedFile, error) {
 	sf := sealedFile{maxSeq: b.maxSeq, minTS: b.minTS, maxTS: b.maxTS, rows: b.rec.NumRows()}
 	sf.base = blockBase(dir, sf.maxSeq, sf.minTS, sf.maxTS, sf.rows)
 	if err := writeFileAtomic(sf.rollupPath(), func(f *os.File) error {
@@ -152,7 +160,7 @@ func writeBlock(dir string, b *sealedBlock, cells []byte, dictColumns []string) 
 		// The Parquet writer closes a sink that is an io.Closer; the file
 		// must stay open for the fsync.
 		sink := struct{ io.Writer }{f}
-		w, err := pqarrow.NewFileWriter(b.rec.Schema(), sink, writerProps(dictColumns), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		w, err := pqarrow.NewFileWriter(b.rec.Schema(), sink, writerProps(b.rec.Schema()), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 		if err != nil {
 			return fmt.Errorf("parquet writer: %w", err)
 		}

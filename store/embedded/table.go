@@ -389,7 +389,7 @@ func (t *table[R, B, S]) seal(b *sealedBlock) (sealedFile, error) {
 	if err != nil {
 		return sealedFile{}, err
 	}
-	return writeBlock(t.dir, b, cells, dictColumnsOf(b.rec.Schema()))
+	return writeBlock(t.dir, b, cells)
 }
 
 // sealIfOld seals an open block whose first row arrived BlockAge ago.
