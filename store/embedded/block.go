@@ -111,6 +111,7 @@ func (k *block) append(rs []record.Request, now time.Time) {
 		k.strs[colUserHash].append(r.UserHash)
 		k.strs[colTraceID].append(r.TraceID)
 	}
+	k.bytes = plainBytes(k.strs[:])
 }
 
 // record turns the builders into an immutable record and empties them.

@@ -51,31 +51,74 @@ func newStringBuilder(mem memory.Allocator, f arrow.Field, hint sizeHint) string
 	if isDict(f) {
 		return newDictBuilder(mem, hint.rows)
 	}
-	b := array.NewStringBuilder(mem)
-	if hint.rows > 0 {
-		b.Reserve(hint.rows)
-		b.ReserveData(hint.bytes[f.Name])
-	}
-	return plainBuilder{b}
+	n := hint.bytes[f.Name]
+	return newPlainBuilder(hint.rows, min(n+n/8, maxReserveBytes))
 }
 
+// maxReserveBytes caps what a new block reserves for one column's data
+// (beyond it the column grows as needed).
+const maxReserveBytes = 128 << 20
+
 // sizeHint sizes a new block like the one it follows, so that its
-// builders do not grow by doubling (and copying) a dozen times.
+// builders do not grow by doubling (and copying) a dozen times. The data
+// of the plain string columns gets an eighth more room: blocks hold about
+// the same number of rows, not of bytes.
 type sizeHint struct {
 	rows  int
 	bytes map[string]int // data bytes per plain string column
 }
 
-// plainBuilder builds a utf8 column.
-type plainBuilder struct{ *array.StringBuilder }
+// maxBlockBytes bounds the string data of an open block's plain column: a
+// utf8 column's offsets are int32, and a block this large is sealed early
+// whatever its row count.
+var maxBlockBytes = 1 << 30
 
-func (b plainBuilder) append(s string) { b.StringBuilder.Append(s) }
-func (b plainBuilder) value(i int) string {
-	v := b.BinaryBuilder.Value(i)
+// plainBuilder builds a utf8 column in Go slices, handed to Arrow as they
+// are: unlike arrow's StringBuilder it writes no validity bitmap (the
+// columns have no nulls) and does not zero what it reserves twice.
+type plainBuilder struct {
+	data []byte
+	offs []int32 // len = rows + 1
+}
+
+func newPlainBuilder(rows, bytes int) *plainBuilder {
+	b := &plainBuilder{data: make([]byte, 0, bytes), offs: make([]int32, 1, rows+1)}
+	return b
+}
+
+func (b *plainBuilder) append(s string) {
+	b.data = append(b.data, s...)
+	b.offs = append(b.offs, int32(len(b.data)))
+}
+
+func (b *plainBuilder) value(i int) string {
+	v := b.data[b.offs[i]:b.offs[i+1]]
 	return unsafe.String(unsafe.SliceData(v), len(v))
 }
-func (b plainBuilder) newArray() arrow.Array { return b.NewArray() }
-func (b plainBuilder) release()              { b.Release() }
+
+// plainBytes is the largest data size of the plain builders among bs.
+func plainBytes(bs []stringBuilder) int {
+	n := 0
+	for _, b := range bs {
+		if p, ok := b.(*plainBuilder); ok {
+			n = max(n, len(p.data))
+		}
+	}
+	return n
+}
+
+func (b *plainBuilder) newArray() arrow.Array {
+	data := array.NewData(arrow.BinaryTypes.String, len(b.offs)-1, []*memory.Buffer{
+		nil,
+		memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(b.offs)),
+		memory.NewBufferBytes(b.data),
+	}, nil, 0, 0)
+	defer data.Release()
+	b.data, b.offs = nil, []int32{0}
+	return array.NewStringData(data)
+}
+
+func (b *plainBuilder) release() {}
 
 // dictBuilder interns the values of a dictionary column: each distinct
 // value is stored once, each row is an index. Rows come in batches of one

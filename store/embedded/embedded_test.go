@@ -134,6 +134,25 @@ func TestBlockAgeSeals(t *testing.T) {
 	waitFor(t, "age seal", func() bool { return s.Stats().SealedFiles == 1 })
 }
 
+// TestBlockBytesSeal: an open block whose string data reaches
+// maxBlockBytes is sealed whatever its row count (utf8 offsets are int32).
+func TestBlockBytesSeal(t *testing.T) {
+	defer func(n int) { maxBlockBytes = n }(maxBlockBytes)
+	maxBlockBytes = 60_000
+	s := openStore(t, t.TempDir(), Options{})
+	defer s.Close()
+	rows := benchRows(2000, 6) // 2000 trace ids of 32 bytes: 64,000 bytes
+	storetest.Append(t, s, rows[:1000])
+	if st := s.Stats(); st.SealedFiles != 0 || st.OpenRows != 1000 {
+		t.Fatalf("sealed before the limit: %+v", st)
+	}
+	storetest.Append(t, s, rows[1000:])
+	waitFor(t, "bytes seal", func() bool { return s.Stats().SealedFiles == 1 })
+	if st := s.Stats(); st.Rows != 2000 {
+		t.Fatalf("rows after the bytes seal: %+v", st)
+	}
+}
+
 func TestCodecRoundTrip(t *testing.T) {
 	rows := benchRows(1000, 5)
 	rows[3].UserID = "must-not-be-stored"

@@ -179,6 +179,7 @@ func (k *logBlock) append(ls []record.Log, now time.Time) {
 		k.cols.bflg[lcTimeout].Append(l.Timeout)
 		k.cols.bflg[lcRetry].Append(l.Retry)
 	}
+	k.bytes = plainBytes(k.cols.bstr[:])
 }
 
 func (k *logBlock) record() arrow.Record {

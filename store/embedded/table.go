@@ -42,6 +42,7 @@ type rollupOf[R any] interface {
 // sequence number applied and when its first row arrived.
 type blockMeta struct {
 	tsv     []int64
+	bytes   int // data bytes of the largest plain string column
 	minTS   int64
 	maxTS   int64
 	maxSeq  uint64
@@ -313,7 +314,7 @@ func (t *table[R, B, S]) applyLocked(seq uint64, rs []R) {
 	t.open.append(rs, time.Now())
 	t.open.meta().maxSeq = seq
 	t.roll.Add(rs)
-	if t.open.meta().rows() >= t.opts.BlockRows {
+	if m := t.open.meta(); m.rows() >= t.opts.BlockRows || m.bytes >= maxBlockBytes {
 		t.swapLocked()
 	}
 }
