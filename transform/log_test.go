@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -173,6 +174,50 @@ func TestPrefilterNeverMissesAMatch(t *testing.T) {
 	m, _ := newMatcher(`(?i)\b(?:timeout|timed out|deadline exceeded)\b`)
 	if len(m.lits) != 3 || !m.fold {
 		t.Errorf("want 3 folded literals, got %+v", m.lits)
+	}
+}
+
+// TestLineFilterIsEachPrefilter checks that the one-pass lineFilter finds
+// exactly the matchers whose own prefilter passes, on lines with the
+// literals at the edges, in mixed case, overlapping and absent.
+func TestLineFilterIsEachPrefilter(t *testing.T) {
+	exprs := append([]string{
+		`(?i)\b(?:timeout|timed out|deadline exceeded)\b`, `(?i)\b(?:retry|retrying|retried|attempt \d+)\b`,
+		`\b(?P<code>(?:BIZ|APP|SYS)-\d{3,})\b`, `x*`, `(ab|cd)+ef`, `Déjà vu`, `(?i)ÉCHEC`,
+	}, config.DefaultErrorPatterns...)
+	var ms []*matcher
+	for _, e := range exprs {
+		m, err := newMatcher(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	f := newLineFilter(ms)
+	words := []string{"timeout", "TimeOut", "timed out", "TIMED OUT", "deadline exceeded", "retry", "RETRIED", "attempt 3",
+		"BIZ-123", "biz-123", "APP-", "SYS-9", "cdef", "abef", "Déjà vu", "échec", "ÉCHEC", "trace_id", "d", "m", "x", "y", "p",
+		" ", "{\"", "0123456789abcdef"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	lines := []string{"", "timeout", "TIMED OUT", "xx", "deadline exceede", "eadline exceeded"}
+	for range 5000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(words[rng.IntN(len(words))])
+			if rng.IntN(3) == 0 {
+				b.WriteByte(' ')
+			}
+		}
+		lines = append(lines, b.String())
+	}
+	for _, l := range lines {
+		may := f.scan(l)
+		for i, m := range ms {
+			var own text
+			own.reset(l)
+			if want, got := m.mayMatch(&own), may&m.bit != 0; got != want {
+				t.Fatalf("%q: matcher %d (%s): filter says %v, its prefilter %v", l, i, exprs[i], got, want)
+			}
+		}
 	}
 }
 

@@ -95,6 +95,7 @@ type LogParser struct {
 	timeoutL []*matcher      // over the line
 	retryC   []*matcher
 	retryL   []*matcher
+	filter   *lineFilter // the prefilters of codes, timeoutL and retryL in one pass
 }
 
 // NewLogParser compiles the logs section of a validated configuration.
@@ -137,6 +138,7 @@ func NewLogParser(cfg config.Logs) (*LogParser, error) {
 			return nil, fmt.Errorf("transform: logs.error_patterns[%d]: no (?P<code>...) group", i)
 		}
 	}
+	p.filter = newLineFilter(p.timeoutL, p.retryL, p.codes)
 	return p, nil
 }
 
@@ -205,8 +207,9 @@ func (p *LogParser) Line(l *record.Log, stream *Fields, meta []Label, line strin
 	l.TraceID = clipField(f.val[fieldTrace])
 	l.Route = clipField(joinRoute(f.val[fieldMethod], f.val[fieldRoute], &s.arena))
 
-	lt := &s.line // the line, lowered at most once for all patterns
+	lt := &s.line // the line, with the one-pass prefilter of its patterns
 	lt.reset(line)
+	lt.may, lt.filtered = p.filter.scan(line), true
 	code := f.val[fieldCode]
 	if code == "" {
 		for _, m := range p.codes {

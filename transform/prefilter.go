@@ -25,6 +25,7 @@ type matcher struct {
 	lits []needle // nil: no usable prefilter, always run re
 	fold bool     // lits are lower-case ASCII, compared case-insensitively
 	code int      // index of the "code" group, or -1
+	bit  uint64   // its bit in the LogParser's lineFilter, 0 when not in one
 }
 
 // newMatcher compiles expr and derives its prefilter.
@@ -135,9 +136,13 @@ type text struct {
 	lower   string
 	lowered bool
 	buf     [512]byte
+	// may holds the bits of the matchers a lineFilter found possible,
+	// when filtered.
+	may      uint64
+	filtered bool
 }
 
-func (t *text) reset(s string) { t.s, t.lower, t.lowered = s, "", false }
+func (t *text) reset(s string) { t.s, t.lower, t.lowered, t.filtered = s, "", false, false }
 
 // folded returns s with ASCII letters in lower case.
 func (t *text) folded() string {
@@ -160,6 +165,9 @@ func (t *text) folded() string {
 func (m *matcher) mayMatch(t *text) bool {
 	if m.lits == nil {
 		return true
+	}
+	if t.filtered && m.bit != 0 {
+		return t.may&m.bit != 0
 	}
 	s := t.s
 	if m.fold {
