@@ -4,9 +4,10 @@
 // logs/ subdirectory), each with its own WAL, blocks, sealed files and
 // rollups, and both run by one generic implementation (table). In each,
 // rows are appended to a write-ahead log (group commit, fsync) and then to an
-// open in-memory block of Apache Arrow builders and to in-memory rollups. A
-// block that is full or old is sealed in the background into a zstd Parquet
-// file whose name records its time range and the highest WAL sequence number
+// open in-memory block of Apache Arrow columns (dimensions as dictionaries,
+// see columns.go) and to in-memory rollups. A block that is full or old is
+// sealed in the background into a Parquet file (zstd; log messages snappy)
+// whose name records its time range and the highest WAL sequence number
 // it covers, with its rollup cells persisted beside it; the WAL is then
 // truncated. Open loads the sealed files' rollups and replays the WAL past
 // the newest sealed sequence number, so every acknowledged row is present
