@@ -35,15 +35,7 @@ const (
 
 func requestsSchema() *arrow.Schema {
 	str := arrow.BinaryTypes.String
-	return arrow.NewSchema([]arrow.Field{
-		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
-		{Name: "domain", Type: dictType},
-		{Name: "journey", Type: dictType},
-		{Name: "service", Type: dictType},
-		{Name: "api", Type: dictType},
-		{Name: "env", Type: dictType},
-		{Name: "source", Type: dictType},
-		{Name: "route", Type: dictType},
+	return arrow.NewSchema(append(keyFields(), []arrow.Field{
 		{Name: "duration_ns", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "error", Type: arrow.FixedWidthTypes.Boolean},
 		{Name: "status_code", Type: arrow.PrimitiveTypes.Int32},
@@ -53,7 +45,7 @@ func requestsSchema() *arrow.Schema {
 		{Name: "journey_instance", Type: str},
 		{Name: "user_hash", Type: str},
 		{Name: "trace_id", Type: str},
-	}, nil)
+	}...), nil)
 }
 
 // block is the open, in-memory block: Arrow builders plus the timestamps in

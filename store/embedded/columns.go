@@ -21,6 +21,21 @@ import (
 // dictType is the Arrow type of a dictionary column.
 var dictType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
 
+// keyFields are the first columns of both tables: the time and the
+// dimensions every row is keyed by.
+func keyFields() []arrow.Field {
+	return []arrow.Field{
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
+		{Name: "domain", Type: dictType},
+		{Name: "journey", Type: dictType},
+		{Name: "service", Type: dictType},
+		{Name: "api", Type: dictType},
+		{Name: "env", Type: dictType},
+		{Name: "source", Type: dictType},
+		{Name: "route", Type: dictType},
+	}
+}
+
 // isDict reports whether a schema field is a dictionary column.
 func isDict(f arrow.Field) bool { return arrow.TypeEqual(f.Type, dictType) }
 

@@ -41,15 +41,7 @@ const (
 func logsSchema() *arrow.Schema {
 	str := arrow.BinaryTypes.String
 	boolean := arrow.FixedWidthTypes.Boolean
-	return arrow.NewSchema([]arrow.Field{
-		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Nanosecond, TimeZone: "UTC"}},
-		{Name: "domain", Type: dictType},
-		{Name: "journey", Type: dictType},
-		{Name: "service", Type: dictType},
-		{Name: "api", Type: dictType},
-		{Name: "env", Type: dictType},
-		{Name: "source", Type: dictType},
-		{Name: "route", Type: dictType},
+	return arrow.NewSchema(append(keyFields(), []arrow.Field{
 		{Name: "level", Type: dictType},
 		{Name: "error_code", Type: dictType},
 		{Name: "error_class", Type: dictType},
@@ -60,7 +52,7 @@ func logsSchema() *arrow.Schema {
 		{Name: "trace_id", Type: str},
 		{Name: "message", Type: str, Metadata: fastCodec},
 		{Name: "labels", Type: dictType},
-	}, nil)
+	}...), nil)
 }
 
 // logStrings are the string columns of a log row, in column order. Its
