@@ -135,11 +135,6 @@ func (k *block) release() {
 	k.errs.Release()
 	k.status.Release()
 	k.apdex.Release()
-	for _, b := range k.strs {
-		if b != nil {
-			b.release()
-		}
-	}
 }
 
 func (k *block) str(col, i int) string { return k.strs[col].value(i) }

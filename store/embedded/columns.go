@@ -57,9 +57,8 @@ type stringBuilder interface {
 	// the builder changes.
 	value(i int) string
 	// newArray turns what was appended into an array and empties the
-	// builder.
+	// builder. The builders hold Go memory only: nothing to release.
 	newArray() arrow.Array
-	release()
 }
 
 func newStringBuilder(mem memory.Allocator, f arrow.Field, hint sizeHint) stringBuilder {
@@ -97,8 +96,7 @@ type plainBuilder struct {
 }
 
 func newPlainBuilder(rows, bytes int) *plainBuilder {
-	b := &plainBuilder{data: make([]byte, 0, bytes), offs: make([]int32, 1, rows+1)}
-	return b
+	return &plainBuilder{data: make([]byte, 0, bytes), offs: make([]int32, 1, rows+1)}
 }
 
 func (b *plainBuilder) append(s string) {
@@ -132,8 +130,6 @@ func (b *plainBuilder) newArray() arrow.Array {
 	b.data, b.offs = nil, []int32{0}
 	return array.NewStringData(data)
 }
-
-func (b *plainBuilder) release() {}
 
 // dictBuilder interns the values of a dictionary column: each distinct
 // value is stored once, each row is an index. Rows come in batches of one
@@ -191,8 +187,6 @@ func (d *dictBuilder) newArray() arrow.Array {
 	d.ids, d.vals, d.idx, d.last = make(map[string]int32), nil, nil, -1
 	return array.NewDictionaryArray(dictType, indices, dict)
 }
-
-func (d *dictBuilder) release() {}
 
 // stringColumn reads one string column of a sealed record: utf8, or a
 // dictionary of utf8 with int32 indices (as written since dictionary

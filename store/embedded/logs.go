@@ -188,9 +188,6 @@ func (k *logBlock) record() arrow.Record {
 
 func (k *logBlock) release() {
 	k.ts.Release()
-	for _, col := range logStringCols {
-		k.cols.bstr[col].release()
-	}
 	for _, col := range [...]int{lcTimeout, lcRetry} {
 		k.cols.bflg[col].Release()
 	}
@@ -208,7 +205,6 @@ type logSpec struct{ sch *arrow.Schema }
 // logTable is the logs table.
 type logTable = table[record.Log, *logBlock, *rollup.LogSet]
 
-func (p logSpec) schema() *arrow.Schema { return p.sch }
 func (p logSpec) newBlock(mem memory.Allocator, h sizeHint) *logBlock {
 	return newLogBlock(mem, p.sch, h)
 }

@@ -16,7 +16,6 @@ type requestSpec struct{ sch *arrow.Schema }
 // requestTable is the requests table.
 type requestTable = table[record.Request, *block, *rollup.Set]
 
-func (p requestSpec) schema() *arrow.Schema { return p.sch }
 func (p requestSpec) newBlock(mem memory.Allocator, h sizeHint) *block {
 	return newBlock(mem, p.sch, h)
 }

@@ -71,11 +71,10 @@ type builder[R any] interface {
 	release()
 }
 
-// spec is what differs between tables: the schema, the open block, the WAL
+// spec is what differs between tables: the open block (and its schema), the WAL
 // codec and the rollup. Everything else (WAL, apply order, sealing,
 // recovery, retention, sources for queries) is table's.
 type spec[R any, B builder[R], S rollupOf[R]] interface {
-	schema() *arrow.Schema
 	// newBlock starts an open block, sized by hint.
 	newBlock(mem memory.Allocator, hint sizeHint) B
 	newRollup(tiers []rollup.Tier) (S, error)
