@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,6 +40,7 @@ func runLoad(b *testing.B, srv *server, p load) {
 	for i := 0; i < b.N; i++ {
 		profiled := profileDuring(b, srv)
 		cpu0, _ := cpuSeconds(srv.cmd.Process.Pid)
+		host0, _ := readHostCPU()
 		var ok, refused, failed atomic.Int64
 		var firstFailure atomic.Value
 		start := time.Now()
@@ -65,6 +67,7 @@ func runLoad(b *testing.B, srv *server, p load) {
 		wg.Wait()
 		elapsed := time.Since(start).Seconds()
 		cpu1, _ := cpuSeconds(srv.cmd.Process.Pid)
+		host1, _ := readHostCPU()
 		<-profiled
 		items := float64(ok.Load()) * float64(p.items)
 		if failed.Load() > 0 {
@@ -73,6 +76,8 @@ func runLoad(b *testing.B, srv *server, p load) {
 		hwm, _ := peakRSS(srv.cmd.Process.Pid)
 		b.ReportMetric(items/elapsed, p.unit+"/s")
 		b.ReportMetric((cpu1-cpu0)/(items/1e6), "cpu-s/M"+p.unit)
+		b.ReportMetric((host1.busy-host0.busy)/(items/1e6), "host-cpu-s/M"+p.unit)
+		b.ReportMetric(100*(host1.steal-host0.steal)/elapsed/float64(runtime.NumCPU()), "steal-%")
 		b.ReportMetric(float64(hwm)/(1<<20), "peakRSS-MiB")
 		b.ReportMetric(float64(refused.Load()), "refused-reqs")
 		b.Logf("%s: %.0f %s acknowledged in %.1fs by %d senders; %d requests refused (503/429); server CPU %.1fs; peak RSS %d MiB",

@@ -54,3 +54,32 @@ func procStatusKB(pid int, key string) (int64, error) {
 	}
 	return 0, fmt.Errorf("%s not in /proc/%d/status", key, pid)
 }
+
+// hostCPU is a reading of the machine's CPU time from /proc/stat, in
+// seconds summed over every CPU.
+type hostCPU struct {
+	busy  float64 // user, nice, system, irq, softirq: everything but idle, iowait and steal
+	steal float64 // taken by the hypervisor for other guests
+}
+
+// readHostCPU reads the machine-wide CPU counters. Besides the server and
+// the generator, busy counts the kernel's own threads (the file system's
+// journal, writeback), which work for the server's fsyncs but are not
+// charged to its process.
+func readHostCPU() (hostCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return hostCPU{}, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return hostCPU{}, fmt.Errorf("unexpected /proc/stat line %q", line)
+	}
+	var v [8]float64
+	for i := range v {
+		v[i], _ = strconv.ParseFloat(f[i+1], 64)
+	}
+	// user nice system idle iowait irq softirq steal
+	return hostCPU{busy: (v[0] + v[1] + v[2] + v[5] + v[6]) / clockTicks, steal: v[7] / clockTicks}, nil
+}

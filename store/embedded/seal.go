@@ -17,6 +17,8 @@ import (
 	"github.com/apache/arrow/go/v15/parquet/compress"
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+
+	"github.com/noctua-obs/noctua/store/internal/fsync"
 )
 
 const (
@@ -81,10 +83,10 @@ func writeFileAtomic(path string, write func(f *os.File) error) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := fsync.Data(f); err != nil {
 		f.Close()
 		os.Remove(tmp)
-		return fmt.Errorf("fsync %s: %w", tmp, err)
+		return err
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
@@ -93,18 +95,6 @@ func writeFileAtomic(path string, write func(f *os.File) error) error {
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir: %w", err)
 	}
 	return nil
 }
@@ -184,7 +174,7 @@ func writeBlock(dir string, b *sealedBlock, cells []byte) (sealedFile, error) {
 	}); err != nil {
 		return sf, fmt.Errorf("embedded: write parquet: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsync.Dir(dir); err != nil {
 		return sf, fmt.Errorf("embedded: %w", err)
 	}
 	for _, p := range []string{sf.parquetPath(), sf.rollupPath()} {

@@ -35,6 +35,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/noctua-obs/noctua/store"
+	"github.com/noctua-obs/noctua/store/internal/fsync"
 )
 
 const (
@@ -300,7 +301,7 @@ func (w *WAL) newSegment() error {
 	if err != nil {
 		return fmt.Errorf("wal: create segment: %w", err)
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := fsync.Dir(w.dir); err != nil {
 		f.Close()
 		return err
 	}
@@ -308,18 +309,6 @@ func (w *WAL) newSegment() error {
 	w.mu.Lock()
 	w.segs = append(w.segs, segment{first: first, path: path})
 	w.mu.Unlock()
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("wal: open dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("wal: sync dir: %w", err)
-	}
 	return nil
 }
 
@@ -421,7 +410,7 @@ func (w *WAL) writeGroup(group []*request) error {
 	if _, err := w.f.Write(buf); err != nil {
 		return w.breakWith(fmt.Errorf("wal: write: %w", err))
 	}
-	if err := w.f.Sync(); err != nil {
+	if err := fsync.Data(w.f); err != nil {
 		return w.breakWith(fmt.Errorf("wal: fsync: %w", err))
 	}
 	w.bytes.Add(int64(len(buf)))
