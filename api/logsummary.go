@@ -13,7 +13,8 @@ import (
 
 // How many error codes a row carries.
 const (
-	// TopCodesRow is the number of codes in a domain tile or an API row.
+	// TopCodesRow is the number of codes in a domain tile, an API row or
+	// a journey row (overview, domain view).
 	TopCodesRow = 5
 	// TopCodesTotal is the number of codes in a view's totals (the
 	// overview's NOC-wide list, a domain view's domain) and /errors'

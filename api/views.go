@@ -60,11 +60,12 @@ type JourneyRow struct {
 	// Configured is false for a journey id that came only on records.
 	Configured bool `json:"configured"`
 	Metrics
-	// Logs, in the overview and the journey view, is what the journey's
-	// logs (in the domains the scope sees) say: its top error codes (at
-	// most TopCodesRow in the overview, TopCodesTotal in the journey
-	// view), timeouts and retries. Absent in the domain view.
-	Logs *LogSummary `json:"logs,omitempty"`
+	// Logs is what the journey's log lines say: its top error codes (at
+	// most TopCodesRow in the overview and the domain view, TopCodesTotal
+	// in the journey view), timeouts and retries. In the overview and the
+	// journey view it holds the lines in the domains the scope sees; in
+	// the domain view, that domain's lines only, as for its requests.
+	Logs *LogSummary `json:"logs"`
 }
 
 // APIRow is one API of a domain or one step of a journey.
@@ -97,8 +98,9 @@ type DomainView struct {
 	// each API's own T. Log lines that name no API form a row with an empty
 	// api.
 	APIs []APIRow `json:"apis"`
-	// Journeys lists the journeys with steps or data in this domain, with
-	// this domain's requests only.
+	// Journeys lists the journeys with steps or data (requests or log
+	// lines) in this domain, with this domain's requests and log lines
+	// only.
 	Journeys []JourneyRow `json:"journeys"`
 }
 
@@ -192,7 +194,7 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 	sort.SliceStable(ov.Domains, func(i, j int) bool {
 		return worse(ov.Domains[i].Health, ov.Domains[i].Name, ov.Domains[j].Health, ov.Domains[j].Name)
 	})
-	ov.Journeys, err = a.journeyRows(ctx, scope, r, allowed, func(ji *journeyInfo) bool { return visibleJourney(ji, scope) }, true)
+	ov.Journeys, err = a.journeyRows(ctx, scope, r, allowed, func(ji *journeyInfo) bool { return visibleJourney(ji, scope) })
 	if err != nil {
 		return nil, err
 	}
@@ -200,10 +202,9 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 }
 
 // journeyRows lists the journeys selected by want plus those seen in the
-// data matching f, with metrics over f. With withLogs, each row also gets
-// its logs over f (one log rollup grouped by journey), and journeys seen
-// only in the logs are listed too.
-func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Filter, want func(*journeyInfo) bool, withLogs bool) ([]JourneyRow, error) {
+// data matching f (requests or log lines), with metrics and logs over f:
+// one rollup and one log rollup, each grouped by journey.
+func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Filter, want func(*journeyInfo) bool) ([]JourneyRow, error) {
 	byJourney, err := a.rollup(ctx, r, 0, f, store.DimJourney)
 	if err != nil {
 		return nil, err
@@ -214,29 +215,24 @@ func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Fil
 			agg[s.Key.Journey] = total(s)
 		}
 	}
-	var logs map[string]*logAgg
-	if withLogs {
-		ls, err := a.logRollup(ctx, r, 0, f, store.DimJourney)
-		if err != nil {
-			return nil, err
+	ls, err := a.logRollup(ctx, r, 0, f, store.DimJourney)
+	if err != nil {
+		return nil, err
+	}
+	logs := map[string]*logAgg{}
+	for _, s := range ls {
+		if s.Key.Journey == "" {
+			continue
 		}
-		logs = map[string]*logAgg{}
-		for _, s := range ls {
-			if s.Key.Journey == "" {
-				continue
-			}
-			addLogs(logs, s.Key.Journey, s)
-			if _, ok := agg[s.Key.Journey]; !ok {
-				agg[s.Key.Journey] = store.Aggregate{} // a journey seen only in the logs
-			}
+		addLogs(logs, s.Key.Journey, s)
+		if _, ok := agg[s.Key.Journey]; !ok {
+			agg[s.Key.Journey] = store.Aggregate{} // a journey seen only in the logs
 		}
 	}
 	rows := []JourneyRow{}
 	add := func(ji *journeyInfo, ag store.Aggregate) {
 		row := a.journeyRow(ji, ag, r.Span(), scope)
-		if withLogs {
-			row.Logs = logs[ji.id].summaryOrEmpty(TopCodesRow)
-		}
+		row.Logs = logs[ji.id].summaryOrEmpty(TopCodesRow)
 		rows = append(rows, row)
 	}
 	for _, ji := range a.journeyList {
@@ -374,8 +370,10 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 		return worse(v.APIs[i].Health, v.APIs[i].Service+"\x00"+v.APIs[i].API, v.APIs[j].Health, v.APIs[j].Service+"\x00"+v.APIs[j].API)
 	})
 
-	inDomain := Scope{Role: config.RoleSquad, Domain: domain} // the journey's steps in this domain
-	v.Journeys, err = a.journeyRows(ctx, inDomain, r, f, func(ji *journeyInfo) bool { return contains(ji.domains, domain) }, false)
+	// The journeys' requests and log lines in this domain only (f), with
+	// Apdex T over their steps in this domain.
+	inDomain := Scope{Role: config.RoleSquad, Domain: domain}
+	v.Journeys, err = a.journeyRows(ctx, inDomain, r, f, func(ji *journeyInfo) bool { return contains(ji.domains, domain) })
 	if err != nil {
 		return nil, err
 	}

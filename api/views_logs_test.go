@@ -134,14 +134,97 @@ func TestDomainViewLogs(t *testing.T) {
 		}
 		checkLogs(t, "signup (no logs)", v.APIs[0].Logs, logsNone)
 		checkLogs(t, "login", v.APIs[1].Logs, logsLogin)
+	})
+}
 
-		// The domain view's journey rows carry no logs field.
-		for _, j := range v.Journeys {
-			if j.Logs != nil {
-				t.Errorf("domain view journey %s has logs: %+v", j.ID, j.Logs)
+func TestDomainViewJourneyLogs(t *testing.T) {
+	// A domain view's journey row holds the lines carrying the journey id
+	// in that domain only, as its request metrics: pay-bill has 42 lines
+	// (30 in payments, 12 in registration), and each domain's row counts
+	// its own, for the NOC as for the domain's squad.
+	forEachLogBackend(t, func(t *testing.T, a *api.API) {
+		for _, tc := range []struct {
+			name, domain string
+			scope        api.Scope
+			want         map[string]wantLogs // journey id -> its logs; exactly these rows
+		}{
+			{"noc", "payments", scope("noc", ""), map[string]wantLogs{"pay-bill": logsPay}},
+			{"payments squad", "payments", scope("squad", "payments"), map[string]wantLogs{"pay-bill": logsPay}},
+			{"noc", "registration", scope("noc", ""), map[string]wantLogs{"pay-bill": logsLogin, "open-account": logsNone}},
+			{"registration squad", "registration", scope("squad", "registration"),
+				map[string]wantLogs{"pay-bill": logsLogin, "open-account": logsNone}},
+			{"noc", "transfers", scope("noc", ""), map[string]wantLogs{}},
+		} {
+			what := tc.name + ", " + tc.domain
+			v, err := a.Domain(context.Background(), tc.scope, tc.domain, last15m())
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if len(v.Journeys) != len(tc.want) {
+				t.Fatalf("%s: journeys = %+v, want %d", what, v.Journeys, len(tc.want))
+			}
+			for id, w := range tc.want {
+				j := journeyRowByID(v.Journeys, id)
+				if j == nil {
+					t.Fatalf("%s: no journey %s", what, id)
+				}
+				checkLogs(t, what+" "+id, j.Logs, w)
+			}
+		}
+		// Request metrics are unchanged beside the logs; the other domain's
+		// codes of the journey are not there.
+		v, err := a.Domain(context.Background(), scope("squad", "payments"), "payments", last15m())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb := journeyRowByID(v.Journeys, "pay-bill")
+		checkMetrics(t, "pay-bill in payments", pb.Metrics, wantPay)
+		for _, c := range pb.Logs.Codes {
+			if c.Code == apitest.CodeLocked || c.Code == apitest.CodeUpstreamTimer {
+				t.Errorf("pay-bill in payments counts registration's code %+v", c)
 			}
 		}
 	})
+}
+
+func TestDomainViewJourneyLogsREST(t *testing.T) {
+	// Over REST with each squad's own token, against every backend holding
+	// logs: the squad's journey rows carry its own lines only.
+	for _, b := range backends() {
+		if b.openLogs == nil {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			srv := newServer(t, newAPI(t, apitest.Config(t), b.openLogs(t, apitest.Rows(), apitest.LogRows())))
+			for _, tc := range []struct {
+				token, domain string
+				want          map[string]wantLogs
+			}{
+				{apitest.PayToken, "payments", map[string]wantLogs{"pay-bill": logsPay}},
+				{apitest.RegToken, "registration", map[string]wantLogs{"pay-bill": logsLogin, "open-account": logsNone}},
+				{apitest.NOCToken, "payments", map[string]wantLogs{"pay-bill": logsPay}},
+			} {
+				var v api.DomainView
+				if code, _ := get(t, srv, "/api/v1/domains/"+tc.domain, tc.token, &v); code != 200 {
+					t.Fatalf("%s: %d", tc.domain, code)
+				}
+				if len(v.Journeys) != len(tc.want) {
+					t.Fatalf("%s: journeys = %+v", tc.domain, v.Journeys)
+				}
+				for id, w := range tc.want {
+					j := journeyRowByID(v.Journeys, id)
+					if j == nil {
+						t.Fatalf("%s: no journey %s", tc.domain, id)
+					}
+					checkLogs(t, tc.domain+" "+id, j.Logs, w)
+				}
+			}
+			// Another squad's domain stays forbidden.
+			if code, _ := get(t, srv, "/api/v1/domains/registration", apitest.PayToken, nil); code != 403 {
+				t.Errorf("payments squad on registration: %d, want 403", code)
+			}
+		})
+	}
 }
 
 func TestDomainViewLogOnlyAPI(t *testing.T) {
@@ -312,18 +395,25 @@ func TestJourneyViewLogs(t *testing.T) {
 	})
 }
 
-func TestJourneyLogOnlyData(t *testing.T) {
-	// Journeys and steps seen only in the logs get their own rows, and a
-	// squad whose domain has lines of a foreign journey sees those lines.
+// logOnlyJourneyLogs is apitest.LogRows plus three payments lines: one of
+// a journey the configuration does not know (ghost), one of pay-bill on an
+// API without requests (refund), one of open-account, whose configured
+// steps are all in registration.
+func logOnlyJourneyLogs() []record.Log {
 	at := apitest.Now().Add(-time.Minute).UnixNano()
-	logs := append(apitest.LogRows(),
+	return append(apitest.LogRows(),
 		record.Log{TS: at, Domain: "payments", Journey: "ghost", Service: "pay-svc", API: "refund",
 			Level: record.LevelError, ErrorCode: "E-ghost", ErrorClass: record.ClassApplication},
 		record.Log{TS: at, Domain: "payments", Journey: "pay-bill", Service: "pay-svc", API: "refund",
 			Level: record.LevelWarn, Retry: true},
 		record.Log{TS: at, Domain: "payments", Journey: "open-account", Service: "pay-svc", API: "pay",
 			Level: record.LevelWarn, Timeout: true})
-	a := newAPI(t, apitest.Config(t), memquery.New(apitest.Rows()...).WithLogs(logs...))
+}
+
+func TestJourneyLogOnlyData(t *testing.T) {
+	// Journeys and steps seen only in the logs get their own rows, and a
+	// squad whose domain has lines of a foreign journey sees those lines.
+	a := newAPI(t, apitest.Config(t), memquery.New(apitest.Rows()...).WithLogs(logOnlyJourneyLogs()...))
 	ctx := context.Background()
 
 	ov, err := a.Overview(ctx, scope("noc", ""), last15m())
@@ -377,9 +467,51 @@ func TestJourneyLogOnlyData(t *testing.T) {
 	}
 }
 
+func TestDomainViewLogOnlyJourneys(t *testing.T) {
+	// The domain view lists the journeys seen only in its own logs, as the
+	// overview does, each with that domain's lines only.
+	for _, b := range backends() {
+		if b.openLogs == nil {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			a := newAPI(t, apitest.Config(t), b.openLogs(t, apitest.Rows(), logOnlyJourneyLogs()))
+			ctx := context.Background()
+			v, err := a.Domain(ctx, scope("squad", "payments"), "payments", last15m())
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := journeyRowByID(v.Journeys, "ghost")
+			oa := journeyRowByID(v.Journeys, "open-account")
+			pb := journeyRowByID(v.Journeys, "pay-bill")
+			if len(v.Journeys) != 3 || g == nil || g.Configured || g.Health != "nodata" || g.Count != 0 ||
+				oa == nil || oa.Count != 0 || pb == nil {
+				t.Fatalf("payments domain journeys = %+v", v.Journeys)
+			}
+			checkLogs(t, "ghost (payments domain)", g.Logs, wantLogs{lines: 1, errors: 1, app: 1, distinct: 1,
+				codes: []wantCode{{"E-ghost", "application", 1, 1}}})
+			checkLogs(t, "open-account (payments domain)", oa.Logs, wantLogs{lines: 1, timeouts: 1, codes: []wantCode{}})
+			// pay-bill: pay's 30 lines and the refund retry.
+			checkLogs(t, "pay-bill (payments domain)", pb.Logs, wantLogs{lines: 31, errors: 16, business: 5, app: 3, sys: 8,
+				timeouts: 8, retries: 5, distinct: 3, codes: logsPay.codes})
+			checkMetrics(t, "pay-bill (payments domain)", pb.Metrics, wantPay)
+
+			if v, err = a.Domain(ctx, scope("noc", ""), "registration", last15m()); err != nil {
+				t.Fatal(err)
+			}
+			if len(v.Journeys) != 2 || journeyRowByID(v.Journeys, "ghost") != nil {
+				t.Fatalf("registration domain journeys = %+v", v.Journeys)
+			}
+			// payments' open-account line is not registration's.
+			checkLogs(t, "open-account (registration domain)", journeyRowByID(v.Journeys, "open-account").Logs, logsNone)
+			checkLogs(t, "pay-bill (registration domain)", journeyRowByID(v.Journeys, "pay-bill").Logs, logsLogin)
+		})
+	}
+}
+
 func TestJourneyLogsJSON(t *testing.T) {
-	// Over REST: "logs" is on the overview's and the journey view's journey
-	// rows and steps, and absent from the domain view's journey rows.
+	// Over REST: "logs" is on the journey rows of every view and on the
+	// journey view's steps.
 	srv := newServer(t, newAPI(t, apitest.Config(t), memquery.New(apitest.Rows()...).WithLogs(apitest.LogRows()...)))
 	var ov struct {
 		Journeys []map[string]any `json:"journeys"`
@@ -412,8 +544,8 @@ func TestJourneyLogsJSON(t *testing.T) {
 	if code, _ := get(t, srv, "/api/v1/domains/payments", apitest.PayToken, &dv); code != 200 || len(dv.Journeys) != 1 {
 		t.Fatalf("domain: %d %+v", code, dv.Journeys)
 	}
-	if _, ok := dv.Journeys[0]["logs"]; ok {
-		t.Errorf("domain view journey row has logs: %v", dv.Journeys[0])
+	if l, _ := dv.Journeys[0]["logs"].(map[string]any); l == nil || l["lines"] != 30.0 || l["timeouts"] != 8.0 || l["retries"] != 4.0 {
+		t.Errorf("domain view journey logs = %v", dv.Journeys[0]["logs"])
 	}
 }
 
@@ -430,7 +562,7 @@ func (c *countingLogs) LogRollup(ctx context.Context, rq store.RollupQuery) ([]s
 
 func TestViewsLogRollupCount(t *testing.T) {
 	// One log rollup per view for its rows, plus one grouped by journey for
-	// the overview's journeys.
+	// the overview's and the domain view's journeys.
 	mq := memquery.New(apitest.Rows()...).WithLogs(apitest.LogRows()...)
 	c := &countingLogs{Querier: mq}
 	a := api.New(apitest.Config(t), mq, api.Options{Now: apitest.Now, Logs: c})
@@ -443,7 +575,7 @@ func TestViewsLogRollupCount(t *testing.T) {
 		{"overview", func() error { _, err := a.Overview(ctx, scope("noc", ""), last15m()); return err },
 			[][]store.Dim{{store.DimDomain}, {store.DimJourney}}},
 		{"domain", func() error { _, err := a.Domain(ctx, scope("noc", ""), "payments", last15m()); return err },
-			[][]store.Dim{{store.DimService, store.DimAPI}}},
+			[][]store.Dim{{store.DimService, store.DimAPI}, {store.DimJourney}}},
 		{"journey", func() error { _, err := a.Journey(ctx, scope("noc", ""), "pay-bill", last15m()); return err },
 			[][]store.Dim{{store.DimDomain, store.DimService, store.DimAPI}}},
 	} {

@@ -211,6 +211,12 @@ func TestSnapshotsCarryErrorCodes(t *testing.T) {
 		pay.Logs.Codes[0].Code != apitest.CodePayTimeout || pay.Logs.Codes[0].Share != 0.5 || pay.Count != 100 {
 		t.Errorf("pay row = %+v logs %+v", pay.Metrics, pay.Logs)
 	}
+	// Its journey rows hold this domain's lines only: pay-bill's 30 pay
+	// lines, not registration's 12 login lines of the same journey.
+	if len(dv.Journeys) != 1 || dv.Journeys[0].ID != "pay-bill" || dv.Journeys[0].Count != 100 {
+		t.Fatalf("domain journeys = %+v", dv.Journeys)
+	}
+	checkPayBillInPayments(t, "domain view", dv.Journeys[0].Logs)
 
 	// A squad's overview holds its own codes only.
 	sq := dial(t, srv, apitest.PayToken)
@@ -226,6 +232,28 @@ func TestSnapshotsCarryErrorCodes(t *testing.T) {
 	// Its journeys hold its own domain's lines only: pay-bill's pay lines.
 	if len(sov.Journeys) != 1 || sov.Journeys[0].Logs == nil || sov.Journeys[0].Logs.Lines != 30 || sov.Journeys[0].Logs.Timeouts != 8 {
 		t.Errorf("squad overview journeys = %+v", sov.Journeys)
+	}
+	// So do its domain view's journey rows.
+	send(t, sq, `{"type":"subscribe","id":"dom","view":"domain","domain":"payments"}`)
+	var sdv api.DomainView
+	if err := json.Unmarshal(readType(t, sq, &sseq, "snapshot").Data, &sdv); err != nil {
+		t.Fatal(err)
+	}
+	if len(sdv.Journeys) != 1 || sdv.Journeys[0].ID != "pay-bill" {
+		t.Fatalf("squad domain journeys = %+v", sdv.Journeys)
+	}
+	checkPayBillInPayments(t, "squad domain view", sdv.Journeys[0].Logs)
+}
+
+// checkPayBillInPayments checks the logs of pay-bill's lines in payments
+// (see apitest.LogRows): 30 lines, 16 with a code (business 5, application
+// 3, system 8), 8 timeouts, 4 retries, PAY-TIMEOUT first.
+func checkPayBillInPayments(tb testing.TB, what string, l *api.LogSummary) {
+	tb.Helper()
+	if l == nil || l.Lines != 30 || l.Errors != 16 || l.Timeouts != 8 || l.Retries != 4 ||
+		l.ErrorsByClass["business"] != 5 || l.ErrorsByClass["application"] != 3 || l.ErrorsByClass["system"] != 8 ||
+		len(l.Codes) != 3 || l.Codes[0].Code != apitest.CodePayTimeout || l.Codes[0].Count != 8 {
+		tb.Errorf("%s: pay-bill logs = %+v", what, l)
 	}
 }
 
