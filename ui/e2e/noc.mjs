@@ -2,9 +2,10 @@
 //   node noc.mjs <dashboard URL with token> <screenshot dir>
 // It opens the NOC page in Debian's chromium, waits for live numbers, checks
 // that they keep updating and the journey table's log column, follows the
-// Payments tile to the squad page and checks its API table, then one of its
-// journeys and its steps' log columns, saving a screenshot of each page. It prints one JSON
-// line with what it saw and exits non-zero on any failure.
+// Payments tile to the squad page and checks its API table and its journey
+// table's log column, then one of its journeys and its steps' log columns,
+// saving a screenshot of each page. It prints one JSON line with what it saw
+// and exits non-zero on any failure.
 import { chromium } from 'playwright-core';
 
 const [url, outDir] = process.argv.slice(2);
@@ -96,6 +97,35 @@ try {
   if (seen.logsPanel !== 'data') throw new Error(`logs panel ${seen.logsPanel}: ${seen.logsStatus}`);
   seen.logRows = await page.$$eval('#logs-table tbody tr', (rs) => rs.length);
   if (!seen.logRows) throw new Error('logs panel says data but shows no line');
+  // The journey table: every row has its "top code · timeouts · retries"
+  // cell from this domain's lines; the demo's payments lines carry journey
+  // ids and codes, so some journey shows a top code. Read in one go (one
+  // render): the rows' timeouts and retries, lines of the domain's journeys,
+  // never exceed the domain's own.
+  await page.waitForFunction(() => document.querySelectorAll('#journeys tbody tr[data-journey] [data-metric="top-code"]:not([data-code=""])').length > 0,
+    null, { timeout: 30000 });
+  const domJourneys = await page.evaluate(() => {
+    const kpi = (label) => Number([...document.querySelectorAll('#totals .kpi')].find((k) => k.querySelector('.l')?.textContent === label)?.querySelector('.v')?.textContent);
+    return {
+      rows: [...document.querySelectorAll('#journeys tbody tr[data-journey]')].map((r) => ({
+        journey: r.dataset.journey, code: r.querySelector('[data-metric="top-code"]')?.dataset.code,
+        text: r.querySelector('[data-metric="top-code"]')?.textContent,
+      })),
+      timeouts: kpi('timeouts'), retries: kpi('retries'),
+    };
+  });
+  const sums = { timeouts: 0, retries: 0 };
+  for (const r of domJourneys.rows) {
+    const m = /timeouts (\d+) · retries (\d+)$/.exec(r.text || '');
+    if (!m) throw new Error(`squad page journey ${r.journey} without its top-code cell: ${r.text}`);
+    sums.timeouts += Number(m[1]);
+    sums.retries += Number(m[2]);
+  }
+  if (!(sums.timeouts <= domJourneys.timeouts) || !(sums.retries <= domJourneys.retries)) {
+    throw new Error(`squad page journeys count ${JSON.stringify(sums)}, more than the domain's ${domJourneys.timeouts} timeouts / ${domJourneys.retries} retries`);
+  }
+  seen.domainJourneyTopCodes = domJourneys.rows.filter((r) => r.code).map((r) => `${r.journey}:${r.code}`);
+  seen.domainJourneySums = { ...sums, domainTimeouts: domJourneys.timeouts, domainRetries: domJourneys.retries };
   await page.screenshot({ path: `${outDir}/payments.png`, fullPage: true });
 
   // Follow one of the squad's journeys: each step has its codes, timeouts

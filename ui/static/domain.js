@@ -1,7 +1,8 @@
-// A squad's page: one domain's APIs and journeys, live.
+// A squad's page: one domain's APIs and journeys (with this domain's
+// requests and log lines only), live.
 'use strict';
 (() => {
-  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, logsOf, topCodes } = Noctua;
+  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, logsOf, logLine, topCodes } = Noctua;
   const domain = Noctua.params.get('domain') || '';
   const range = Noctua.params.get('range') || '15m';
   document.getElementById('range').textContent = 'last ' + range;
@@ -34,7 +35,8 @@
     document.querySelector('#journeys tbody').replaceChildren(...v.journeys.map((j) => el('tr', { class: 'h-' + j.health, 'data-journey': j.id },
       el('td', {}, el('a', { href: withToken('journey.html?journey=' + encodeURIComponent(j.id) + '&range=' + range) }, j.name || j.id)),
       el('td', { class: 'n' }, fmt.rps(j.throughput)), el('td', { class: 'n' }, fmt.pct(j.error_pct)),
-      el('td', { class: 'n' }, fmt.ms(j.p99_ms)), apdexCell(j.apdex))));
+      el('td', { class: 'n' }, fmt.ms(j.p99_ms)), apdexCell(j.apdex),
+      logLine(logsOf(j), 'td'))));
   }
   function codesPanel(l) {
     const codes = l.codes || [];
