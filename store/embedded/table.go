@@ -6,6 +6,7 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -249,7 +250,7 @@ func (t *table[R, B, S]) loadRollup(sf *sealedFile, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(sf.rollupPath(), func(f *os.File) error { _, err := f.Write(cells); return err }); err != nil {
+	if err := writeFileAtomic(sf.rollupPath(), len(cells), func(w io.Writer) error { _, err := w.Write(cells); return err }); err != nil {
 		return fmt.Errorf("embedded: rewrite rollup: %w", err)
 	}
 	return t.roll.UnmarshalMerge(cells, now)

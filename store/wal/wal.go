@@ -13,6 +13,12 @@
 // and wakes every waiter, so an Append returns only once its entry is durable.
 // On Open a torn or corrupt tail — data that was never acknowledged — is
 // truncated away.
+//
+// Segments are written around the page cache where the file system allows
+// it (O_DIRECT, package store/internal/direct): each group is one write
+// from the block boundary before the segment's end — rewriting the same
+// bytes of its last partial block — to the next boundary, padded with
+// zeros. Closing a segment cuts the padding; after a crash, Open does.
 package wal
 
 import (
@@ -35,6 +41,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/noctua-obs/noctua/store"
+	"github.com/noctua-obs/noctua/store/internal/direct"
 	"github.com/noctua-obs/noctua/store/internal/fsync"
 )
 
@@ -122,8 +129,10 @@ type WAL struct {
 	lastSeq uint64     // last sequence number written (0: none)
 
 	// owned by the writer goroutine
-	f   *os.File
-	buf []byte
+	f      *os.File
+	direct bool   // f bypasses the page cache: writes are aligned (package direct)
+	buf    []byte // aligned; when direct, it starts with the active segment's last partial block
+	tail   int    // bytes of that partial block at the start of buf
 
 	bytes  atomic.Int64
 	broken atomic.Pointer[error]
@@ -200,8 +209,13 @@ func (w *WAL) load() error {
 			return err
 		}
 		if valid < s.size {
-			level.Warn(w.opts.Logger).Log("msg", "wal segment has a torn or corrupt tail; truncating unacknowledged bytes",
-				"segment", s.path, "valid_bytes", valid, "size", s.size, "entries", n)
+			if zeroPadding(s.path, valid, s.size) {
+				level.Debug(w.opts.Logger).Log("msg", "wal segment ends in the padding of a direct write; cutting it",
+					"segment", s.path, "valid_bytes", valid, "size", s.size)
+			} else {
+				level.Warn(w.opts.Logger).Log("msg", "wal segment has a torn or corrupt tail; truncating unacknowledged bytes",
+					"segment", s.path, "valid_bytes", valid, "size", s.size, "entries", n)
+			}
 			if err := os.Truncate(s.path, valid); err != nil {
 				return fmt.Errorf("wal: truncate %s: %w", s.path, err)
 			}
@@ -221,6 +235,30 @@ func (w *WAL) load() error {
 		w.lastSeq = w.opts.NextSeq - 1
 	}
 	return nil
+}
+
+// zeroPadding reports whether the bytes of path from valid to size are the
+// zeros a direct write pads its last block with: fewer than a block, all
+// zero.
+func zeroPadding(path string, valid, size int64) bool {
+	if size-valid >= direct.Align {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, size-valid)
+	if _, err := f.ReadAt(b, valid); err != nil {
+		return false
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // scanSegment reads the valid prefix of a segment, calling fn (when non-nil)
@@ -276,28 +314,63 @@ func (w *WAL) openActive() error {
 		return w.newSegment()
 	}
 	s := w.segs[len(w.segs)-1]
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o644)
+	f, isDirect, err := direct.OpenFile(s.path, os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("wal: open active segment: %w", err)
 	}
-	w.f = f
+	w.f, w.direct = f, isDirect
+	w.buf, w.tail = direct.Buffer(1<<20), 0
+	if w.direct {
+		// A direct write starts on a block boundary: the next one rewrites
+		// the segment's last partial block, so keep it.
+		w.tail = int(s.size - direct.AlignDown(s.size))
+		r, err := os.Open(s.path)
+		if err != nil {
+			return fmt.Errorf("wal: open active segment: %w", err)
+		}
+		defer r.Close()
+		if _, err := r.ReadAt(w.buf[:w.tail], direct.AlignDown(s.size)); err != nil {
+			return fmt.Errorf("wal: read active segment's last block: %w", err)
+		}
+		w.buf = w.buf[:w.tail]
+	}
+	return nil
+}
+
+// closeActive closes the active segment, cutting the zeros a direct write
+// padded its last block with.
+func (w *WAL) closeActive() error {
+	if w.f == nil {
+		return nil
+	}
+	f := w.f
+	w.f = nil
+	if w.direct {
+		w.mu.Lock()
+		size := w.segs[len(w.segs)-1].size
+		w.mu.Unlock()
+		if err := f.Truncate(size); err != nil {
+			f.Close()
+			return fmt.Errorf("wal: cut segment padding: %w", err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("wal: close segment: %w", err)
+	}
 	return nil
 }
 
 // newSegment closes the active file and starts a segment named after the
 // next sequence number.
 func (w *WAL) newSegment() error {
-	if w.f != nil {
-		if err := w.f.Close(); err != nil {
-			return fmt.Errorf("wal: close segment: %w", err)
-		}
-		w.f = nil
+	if err := w.closeActive(); err != nil {
+		return err
 	}
 	w.mu.Lock()
 	first := w.lastSeq + 1
 	w.mu.Unlock()
 	path := filepath.Join(w.dir, fmt.Sprintf("%020d%s", first, segSuffix))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o644)
+	f, isDirect, err := direct.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("wal: create segment: %w", err)
 	}
@@ -305,7 +378,11 @@ func (w *WAL) newSegment() error {
 		f.Close()
 		return err
 	}
-	w.f = f
+	w.f, w.direct = f, isDirect
+	if cap(w.buf) == 0 {
+		w.buf = direct.Buffer(1 << 20)
+	}
+	w.buf, w.tail = w.buf[:0], 0
 	w.mu.Lock()
 	w.segs = append(w.segs, segment{first: first, path: path})
 	w.mu.Unlock()
@@ -375,21 +452,32 @@ func (w *WAL) run() {
 		}
 		clear(group)
 	}
-	if w.f != nil {
-		if err := w.f.Close(); err != nil {
-			level.Error(w.opts.Logger).Log("msg", "wal close failed", "err", err)
-		}
+	if err := w.closeActive(); err != nil {
+		level.Error(w.opts.Logger).Log("msg", "wal close failed", "err", err)
 	}
 }
 
+// writeGroup writes the entries of group in one write and one fdatasync.
+// On a direct file the write starts at the block boundary before the
+// segment's end, rewriting its last partial block (the same bytes) ahead
+// of the new entries, and ends padded with zeros to the next boundary.
 func (w *WAL) writeGroup(group []*request) error {
 	if p := w.broken.Load(); p != nil {
 		return *p
 	}
 	w.mu.Lock()
 	seq := w.lastSeq
+	size := w.segs[len(w.segs)-1].size
 	w.mu.Unlock()
-	buf := w.buf[:0]
+	need := w.tail + direct.Align
+	for _, r := range group {
+		need += headerLen + len(r.payload)
+	}
+	if cap(w.buf) < need {
+		nb := direct.Buffer(need + need/4)
+		w.buf = append(nb, w.buf[:w.tail]...)
+	}
+	buf := w.buf[:w.tail]
 	for _, r := range group {
 		seq++
 		r.seq = seq
@@ -402,22 +490,35 @@ func (w *WAL) writeGroup(group []*request) error {
 		buf = append(buf, hdr[:]...)
 		buf = append(buf, r.payload...)
 	}
-	if cap(buf) <= 2*w.opts.MaxGroupBytes {
-		w.buf = buf
-	} else {
-		w.buf = nil
+	n := len(buf) - w.tail // new bytes
+	out, at := buf, size
+	if w.direct {
+		out = buf[:direct.AlignUp(int64(len(buf)))]
+		clear(out[len(buf):])
+		at = direct.AlignDown(size)
 	}
-	if _, err := w.f.Write(buf); err != nil {
+	if _, err := w.f.WriteAt(out, at); err != nil {
 		return w.breakWith(fmt.Errorf("wal: write: %w", err))
 	}
 	if err := fsync.Data(w.f); err != nil {
 		return w.breakWith(fmt.Errorf("wal: fsync: %w", err))
 	}
-	w.bytes.Add(int64(len(buf)))
+	// Keep the new last partial block at the start of the buffer; drop a
+	// buffer grown far past the group limit.
+	w.tail = 0
+	if w.direct {
+		full := int(direct.AlignDown(int64(len(buf))))
+		w.tail = copy(buf, buf[full:])
+	}
+	if cap(buf) > 2*w.opts.MaxGroupBytes+2*direct.Align {
+		buf = append(direct.Buffer(1<<20), buf[:w.tail]...)
+	}
+	w.buf = buf[:w.tail]
+	w.bytes.Add(int64(n))
 	w.mu.Lock()
 	w.lastSeq = seq
 	active := &w.segs[len(w.segs)-1]
-	active.size += int64(len(buf))
+	active.size += int64(n)
 	rotate := active.size >= w.opts.SegmentBytes
 	w.mu.Unlock()
 	if rotate {
