@@ -24,7 +24,7 @@ type lineScanner struct {
 
 // found records the value of a top-level key.
 func (sc *lineScanner) found(name, v string) {
-	if k, ok := sc.p.keys[name]; ok {
+	if k, ok := sc.p.keys.get(name); ok {
 		sc.set(k, v)
 	}
 }
@@ -153,11 +153,11 @@ func (sc *lineScanner) value(name, v string, depth int, quoted bool) {
 		ok bool
 	)
 	if depth == 0 {
-		k, ok = sc.p.keys[name]
+		k, ok = sc.p.keys.get(name)
 	} else {
 		n := len(sc.path)
 		sc.path = append(sc.path, name...)
-		k, ok = sc.p.keys[string(sc.path)] // no allocation: map lookup by converted bytes
+		k, ok = sc.p.keys.getBytes(sc.path)
 		sc.path = sc.path[:n]
 	}
 	if !ok {

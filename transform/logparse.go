@@ -88,7 +88,7 @@ func (f *Fields) Service() string { return f.val[fieldService] }
 // Patterns run only on lines that contain one of the literals every match
 // needs, so lines that cannot match cost a few substring searches.
 type LogParser struct {
-	keys     map[string]key
+	keys     *keyTable
 	prefixes map[string]bool // "a." for every dotted name "a.b": JSON objects worth descending into
 	codes    []*matcher      // error patterns with a "code" group
 	timeoutC []*matcher      // over the error code
@@ -100,18 +100,20 @@ type LogParser struct {
 
 // NewLogParser compiles the logs section of a validated configuration.
 func NewLogParser(cfg config.Logs) (*LogParser, error) {
-	p := &LogParser{keys: map[string]key{}, prefixes: map[string]bool{}}
+	p := &LogParser{prefixes: map[string]bool{}}
+	keys := map[string]key{}
 	for f, nf := range cfg.Fields.Named() {
 		for i, n := range nf.Names {
-			if _, dup := p.keys[n]; dup || n == "" {
+			if _, dup := keys[n]; dup || n == "" {
 				continue
 			}
-			p.keys[n] = key{f: field(f), rank: uint8(min(i, 62)), stripNS: field(f) == fieldService && n == "job"}
+			keys[n] = key{f: field(f), rank: uint8(min(i, 62)), stripNS: field(f) == fieldService && n == "job"}
 			for j := strings.IndexByte(n, '.'); j > 0; j = nextDot(n, j) {
 				p.prefixes[n[:j+1]] = true
 			}
 		}
 	}
+	p.keys = newKeyTable(keys)
 	var err error
 	compile := func(path string, exprs []string, dst *[]*matcher) {
 		for i, e := range exprs {
@@ -154,7 +156,7 @@ func nextDot(s string, j int) int {
 func (p *LogParser) Stream(labels []Label) Fields {
 	var f Fields
 	for _, l := range labels {
-		if k, ok := p.keys[l.Name]; ok {
+		if k, ok := p.keys.get(l.Name); ok {
 			f.set(k, srcLabel, l.Value)
 		}
 	}
@@ -185,7 +187,7 @@ func (p *LogParser) Line(l *record.Log, stream *Fields, meta []Label, line strin
 	s.f = *stream
 	f := &s.f
 	for _, m := range meta {
-		if k, ok := p.keys[m.Name]; ok {
+		if k, ok := p.keys.get(m.Name); ok {
 			f.set(k, srcMeta, m.Value)
 		}
 	}
