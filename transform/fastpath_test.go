@@ -58,6 +58,7 @@ func replaceTokenRef(s, tok, with string) string {
 func TestReplaceToken(t *testing.T) {
 	var a arena
 	for _, s := range []string{"", "c-1", "user c-1 paid", "c-12 c-1", "xc-1", "c-1x", "c-1c-1", "c-1 c-1,c-1", "abab", "ababab ab",
+		strings.Repeat("c-1 ", 9) + "c-1", strings.Repeat("ab,", 20),
 		`{"customer_id":"c-1","msg":"c-1 failed"}`, "c-1_", "_c-1", "aab"} {
 		for _, tok := range []string{"c-1", "ab", "a"} {
 			want := replaceTokenRef(s, tok, "HASH")

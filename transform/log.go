@@ -11,19 +11,46 @@ import (
 // none, its ErrorClass when it has an error code, and its UserHash, clearing
 // UserID and replacing the raw identifier by its hash wherever it stands as
 // a whole token in the message, so that no customer id is stored.
-func (n *Normaliser) Log(l *record.Log) { n.log(l, nil) }
+func (n *Normaliser) Log(l *record.Log) { n.log(l, nil, nil) }
 
-// log is Log, building rewritten messages in a when it is not nil.
-func (n *Normaliser) log(l *record.Log, a *arena) {
-	l.Domain = n.domains.Domain(l.Service)
-	l.API = n.domains.API(l.Service, l.Route)
-	if l.Journey == "" {
-		l.Journey = n.journeys.Journey(l.Service, l.API)
-	}
-	if l.ErrorCode != "" {
-		l.ErrorClass = n.errors.Class(l.ErrorCode, 0)
+// logMemo remembers the lookups of the line before: the lines of a push
+// come stream by stream, so most share the service and route (and often
+// the error code) of the line before them.
+type logMemo struct {
+	valid                bool
+	service, route       string // the keys of domain, api and journey
+	domain, api, journey string
+	codeValid            bool
+	code, class          string
+}
+
+// log is Log, building rewritten messages in a and reusing the lookups
+// remembered in m when they are not nil.
+func (n *Normaliser) log(l *record.Log, a *arena, m *logMemo) {
+	var journey string
+	if m != nil && m.valid && l.Service == m.service && l.Route == m.route {
+		l.Domain, l.API, journey = m.domain, m.api, m.journey
 	} else {
+		l.Domain = n.domains.Domain(l.Service)
+		l.API = n.domains.API(l.Service, l.Route)
+		journey = n.journeys.Journey(l.Service, l.API)
+		if m != nil {
+			m.valid, m.service, m.route, m.domain, m.api, m.journey = true, l.Service, l.Route, l.Domain, l.API, journey
+		}
+	}
+	if l.Journey == "" {
+		l.Journey = journey
+	}
+	switch {
+	case l.ErrorCode == "":
 		l.ErrorClass = record.ClassNone
+	case m != nil && m.codeValid && l.ErrorCode == m.code:
+		l.ErrorClass = m.class
+	default:
+		l.ErrorClass = n.errors.Class(l.ErrorCode, 0)
+		if m != nil {
+			m.codeValid, m.code, m.class = true, l.ErrorCode, l.ErrorClass
+		}
 	}
 	if l.UserID != "" {
 		l.UserHash = n.users.hash(l.UserID, a)
@@ -37,8 +64,14 @@ func (n *Normaliser) log(l *record.Log, a *arena) {
 // a short id does not rewrite unrelated text. It returns s itself when
 // there is none, else a string of its own, from a when it is not nil.
 func replaceToken(s, tok, with string, a *arena) string {
+	// One search, remembering where the first few occurrences are; a
+	// second one only for a line with more.
+	var at [8]int
 	n := 0
 	for i := wholeToken(s, tok, 0); i >= 0; i = wholeToken(s, tok, i+len(tok)) {
+		if n < len(at) {
+			at[n] = i
+		}
 		n++
 	}
 	if n == 0 {
@@ -52,9 +85,18 @@ func replaceToken(s, tok, with string, a *arena) string {
 		b = make([]byte, 0, size)
 	}
 	last := 0
-	for i := wholeToken(s, tok, 0); i >= 0; i = wholeToken(s, tok, i+len(tok)) {
+	put := func(i int) {
 		b = append(append(b, s[last:i]...), with...)
 		last = i + len(tok)
+	}
+	if n <= len(at) {
+		for _, i := range at[:n] {
+			put(i)
+		}
+	} else {
+		for i := wholeToken(s, tok, 0); i >= 0; i = wholeToken(s, tok, i+len(tok)) {
+			put(i)
+		}
 	}
 	return str(append(b, s[last:]...))
 }
@@ -87,7 +129,8 @@ func isWordByte(c byte) bool {
 // rewritten messages of the batch in shared chunks.
 func (n *Normaliser) Logs(ls []record.Log) {
 	var a arena
+	var m logMemo
 	for i := range ls {
-		n.log(&ls[i], &a)
+		n.log(&ls[i], &a, &m)
 	}
 }

@@ -3,6 +3,7 @@ package transform
 import (
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -246,5 +247,46 @@ func BenchmarkLogLine(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		p.Line(&l, &f, nil, line, &s)
+	}
+}
+
+// TestLogsRemembersOnlyWhatRepeats normalises a batch whose lines share,
+// or change, service, route, journey and code from one line to the next:
+// the batch (which reuses the previous line's lookups) must give every
+// line what normalising it alone gives.
+func TestLogsRemembersOnlyWhatRepeats(t *testing.T) {
+	n := exampleNormaliser(t)
+	services := []string{"bill-pay", "payment-gateway", "otp-service", "unknown"}
+	routes := []string{"POST /v1/bills/pay", "POST /v1/payments", "", "GET /x"}
+	codes := []string{"", "SYS-1", "INSUFFICIENT_FUNDS", "WHAT", "SYS-1"}
+	journeys := []string{"", "", "card-payment"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	batch := make([]record.Log, 2000)
+	for i := range batch {
+		if i > 0 && rng.IntN(3) > 0 { // mostly a repeat of the line before, changing one thing
+			batch[i] = batch[i-1]
+			switch rng.IntN(4) {
+			case 0:
+				batch[i].Route = routes[rng.IntN(len(routes))]
+			case 1:
+				batch[i].ErrorCode = codes[rng.IntN(len(codes))]
+			case 2:
+				batch[i].Journey = journeys[rng.IntN(len(journeys))]
+			}
+			batch[i].Domain, batch[i].API, batch[i].ErrorClass = "", "", ""
+			continue
+		}
+		batch[i] = record.Log{Service: services[rng.IntN(len(services))], Route: routes[rng.IntN(len(routes))],
+			ErrorCode: codes[rng.IntN(len(codes))], Journey: journeys[rng.IntN(len(journeys))]}
+	}
+	alone := slices.Clone(batch)
+	for i := range alone {
+		n.Log(&alone[i])
+	}
+	n.Logs(batch)
+	for i := range batch {
+		if batch[i] != alone[i] {
+			t.Fatalf("line %d: in the batch %+v\nalone       %+v", i, batch[i], alone[i])
+		}
 	}
 }
