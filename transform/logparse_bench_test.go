@@ -12,12 +12,7 @@ import (
 // (benchmarks/loki_test.go): level, message, API, error code, journey,
 // customer and trace id, with the default parser.
 func BenchmarkLogParserLine(b *testing.B) {
-	var cfg config.Config
-	cfg.SetDefaults()
-	p, err := NewLogParser(cfg.Logs)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := defaultParser(b)
 	lines := benchLines()
 	stream := p.Stream([]Label{{"service_name", "payment-gateway"}, {"env", "prod"}})
 	var s Scratch
@@ -26,6 +21,17 @@ func BenchmarkLogParserLine(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		p.Line(&l, &stream, nil, lines[i%len(lines)], &s)
 	}
+}
+
+// defaultParser is the parser of the default configuration.
+func defaultParser(tb testing.TB) *LogParser {
+	var cfg config.Config
+	cfg.SetDefaults()
+	p, err := NewLogParser(cfg.Logs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
 }
 
 // benchLines are 64 JSON lines like those of BenchmarkLokiPush.
@@ -42,12 +48,7 @@ func benchLines() []string {
 // BenchmarkLineFilterScan runs the default parser's one-pass prefilter
 // over BenchmarkLogParserLine's lines.
 func BenchmarkLineFilterScan(b *testing.B) {
-	var cfg config.Config
-	cfg.SetDefaults()
-	p, err := NewLogParser(cfg.Logs)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := defaultParser(b)
 	lines := benchLines()
 	var n int
 	for _, l := range lines {
