@@ -345,14 +345,14 @@ func (w *WAL) closeActive() error {
 	}
 	f := w.f
 	w.f = nil
-	if w.direct {
-		w.mu.Lock()
-		size := w.segs[len(w.segs)-1].size
-		w.mu.Unlock()
-		if err := f.Truncate(size); err != nil {
-			f.Close()
-			return fmt.Errorf("wal: cut segment padding: %w", err)
-		}
+	w.mu.Lock()
+	size := w.segs[len(w.segs)-1].size
+	w.mu.Unlock()
+	// Direct writes pad the last block; a segment that fell back to
+	// buffered writes may still hold such padding past its end.
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return fmt.Errorf("wal: cut segment padding: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("wal: close segment: %w", err)
@@ -497,7 +497,19 @@ func (w *WAL) writeGroup(group []*request) error {
 		clear(out[len(buf):])
 		at = direct.AlignDown(size)
 	}
-	if _, err := w.f.WriteAt(out, at); err != nil {
+	_, err := w.f.WriteAt(out, at)
+	if err != nil && w.direct && direct.Refused(err) {
+		// The file system took O_DIRECT at open but not this write: go on
+		// through the page cache, writing only the new bytes.
+		level.Warn(w.opts.Logger).Log("msg", "direct write refused; wal writes through the page cache from now on", "segment", w.f.Name(), "err", err)
+		f, rerr := direct.Buffered(w.f)
+		if rerr != nil {
+			return w.breakWith(fmt.Errorf("wal: %w", rerr))
+		}
+		w.f, w.direct = f, false
+		_, err = w.f.WriteAt(buf[w.tail:], size)
+	}
+	if err != nil {
 		return w.breakWith(fmt.Errorf("wal: write: %w", err))
 	}
 	if err := fsync.Data(w.f); err != nil {

@@ -328,3 +328,42 @@ func TestDirectPaddingSurvivesCrash(t *testing.T) {
 		t.Errorf("closed segments hold %d bytes, the entries %d: padding left behind", total, w3.Bytes())
 	}
 }
+
+// TestDirectRefusedFallsBack makes a direct write fail as a file system
+// that took O_DIRECT at open but wants a larger alignment would (EINVAL,
+// here from a misaligned buffer): the WAL must go on through the page
+// cache with every entry intact, not break.
+func TestDirectRefusedFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, Options{})
+	if !w.direct {
+		w.Close()
+		t.Skip("no O_DIRECT here: nothing to refuse")
+	}
+	want := map[uint64]string{}
+	put := func(p string) {
+		seq, err := w.Append(context.Background(), []byte(p))
+		if err != nil {
+			t.Fatalf("append %q: %v", p, err)
+		}
+		want[seq] = p
+	}
+	put("before")
+	// The writer is idle between groups; the next Append hands it the
+	// misaligned buffer through its queue.
+	mis := make([]byte, 1, 1<<20+1)[1:1]
+	w.buf = append(mis, w.buf[:w.tail]...)
+	put("refused, then buffered")
+	if w.direct {
+		t.Fatal("still direct after a refused write: the test checks nothing")
+	}
+	put("after")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w2 := openT(t, dir, Options{})
+	defer w2.Close()
+	if got := replayAll(t, w2, 0); !maps.Equal(got, want) {
+		t.Fatalf("replayed %v, want %v", got, want)
+	}
+}

@@ -14,7 +14,10 @@
 package direct
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"syscall"
 	"unsafe"
 )
 
@@ -49,4 +52,20 @@ func OpenFile(path string, flag int, perm os.FileMode) (f *os.File, direct bool,
 	}
 	f, err = os.OpenFile(path, flag, perm)
 	return f, false, err
+}
+
+// Refused reports whether err is how a file system refuses a direct write
+// it accepted the open for (EINVAL: an alignment it wants larger than
+// Align). The caller should reopen the file with Buffered and write again.
+func Refused(err error) bool { return errors.Is(err, syscall.EINVAL) }
+
+// Buffered reopens f's file for writing through the page cache and closes
+// f.
+func Buffered(f *os.File) (*os.File, error) {
+	nf, err := os.OpenFile(f.Name(), os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reopen %s without O_DIRECT: %w", f.Name(), err)
+	}
+	f.Close()
+	return nf, nil
 }

@@ -86,3 +86,36 @@ func TestDirectOnDisk(t *testing.T) {
 	defer w.Close()
 	t.Logf("O_DIRECT in %s: %v", os.TempDir(), w.Direct())
 }
+
+// TestWriterFallsBackWhenRefused makes the file system refuse a direct
+// write (a misaligned buffer gets EINVAL, as a device wanting a larger
+// alignment would answer) and checks that the file is still written whole.
+func TestWriterFallsBackWhenRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	w, err := Create(path, 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Direct() {
+		t.Skip("no O_DIRECT here: nothing to refuse")
+	}
+	w.buf = make([]byte, 1, 64<<10+1)[1:1] // misaligned by a byte
+	want := bytes.Repeat([]byte("refused-then-buffered "), 10000)
+	if _, err := w.Write(want); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	w.Close()
+	if w.Direct() {
+		t.Error("still direct after a refused write")
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read back %d bytes, want %d", len(got), len(want))
+	}
+}

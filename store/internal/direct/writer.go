@@ -64,7 +64,16 @@ func (w *Writer) flush() {
 		out = w.buf[:AlignUp(int64(n))]
 		clear(out[n:])
 	}
-	if _, err := w.f.WriteAt(out, w.off); err != nil {
+	_, err := w.f.WriteAt(out, w.off)
+	if err != nil && w.direct && Refused(err) {
+		// Accepted at open, refused at write: go on through the page cache.
+		var f *os.File
+		if f, err = Buffered(w.f); err == nil {
+			w.f, w.direct = f, false
+			_, err = w.f.WriteAt(w.buf, w.off)
+		}
+	}
+	if err != nil {
 		w.err = fmt.Errorf("write %s: %w", w.f.Name(), err)
 		return
 	}
