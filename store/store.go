@@ -169,6 +169,13 @@ type Aggregate struct {
 	P50, P95, P99 float64
 	MaxMs         float64
 	Users         int64 // distinct hashed users, approximate (HyperLogLog)
+	// Codes holds the count of failed requests per error code with its
+	// class, most frequent first (ties by code, then class); failed
+	// requests without a code are in no entry. A store keeps at most
+	// MaxCodesPerCell codes per bucket and key and counts the rest under
+	// OtherCode (class ""), as for logs; after a merge of many buckets it
+	// may hold more than MaxCodesPerCell codes.
+	Codes []CodeCount
 }
 
 // RequestQuery asks for raw rows.
@@ -181,9 +188,10 @@ type RequestQuery struct {
 	Limit     int // at most this many rows; 0 means 100
 }
 
-// MaxCodesPerCell bounds the distinct error codes a log rollup keeps per
-// bucket and key; lines with further codes are counted under OtherCode, so
-// that a flood of unique codes cannot grow memory without bound.
+// MaxCodesPerCell bounds the distinct error codes a rollup (of requests or
+// of logs) keeps per bucket and key; rows with further codes are counted
+// under OtherCode, so that a flood of unique codes cannot grow memory
+// without bound.
 const MaxCodesPerCell = 64
 
 // OtherCode is the code under which codes past MaxCodesPerCell are counted.
@@ -216,7 +224,8 @@ type LogAggregate struct {
 	Codes []CodeCount
 }
 
-// CodeCount is how many lines carried one error code.
+// CodeCount is how many log lines, or failed requests, carried one error
+// code.
 type CodeCount struct {
 	Code  string
 	Class string

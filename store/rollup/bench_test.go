@@ -103,3 +103,22 @@ func BenchmarkAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 }
+
+// BenchmarkAddCodes measures the ingest cost of one row across all tiers
+// when failed rows carry error codes (genRows fails three rows in four:
+// a worst case), 12 distinct codes per class.
+func BenchmarkAddCodes(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	rows := genRows(rng, 500, time.Minute)
+	for i := range rows {
+		if rows[i].Error {
+			rows[i].ErrorCode = fmt.Sprintf("%s-%d", rows[i].ErrorClass, rng.IntN(12))
+		}
+	}
+	s, _ := New(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Add(rows)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+}

@@ -42,6 +42,7 @@ type cell struct {
 	zeroDur    int64 // requests whose duration is not indexable (<= 0)
 	sketch     *ddstore.DenseStore
 	users      *hyperloglog.Sketch // nil until a user is seen
+	codes      codeSet             // failed requests per error code
 }
 
 func newCell() *cell { return &cell{sketch: ddstore.NewDenseStore()} }
@@ -55,6 +56,7 @@ func newAccumulator(dense bool) *cell {
 	if dense {
 		c.users, _ = hyperloglog.NewSketch(hllPrecision, false)
 	}
+	c.codes.unbounded = true
 	return c
 }
 
@@ -80,6 +82,9 @@ type sample struct {
 	okIndex  bool
 	userHash uint64
 	hasUser  bool
+	// code and class of a failed request with an error code; code is ""
+	// otherwise. They view the caller's row: a cell clones what it keeps.
+	code, class string
 }
 
 func (c *cell) add(s *sample) {
@@ -89,6 +94,9 @@ func (c *cell) add(s *sample) {
 	}
 	if s.errClass >= 0 {
 		c.byClass[s.errClass]++
+	}
+	if s.code != "" {
+		c.codes.count(s.code, s.class, 1, true)
 	}
 	switch s.apdex {
 	case record.ApdexSatisfied:
@@ -137,6 +145,7 @@ func (c *cell) merge(o *cell) {
 	c.maxMs = max(c.maxMs, o.maxMs)
 	c.zeroDur += o.zeroDur
 	c.sketch.MergeWith(o.sketch)
+	c.codes.merge(&o.codes)
 	if o.users != nil {
 		if c.users == nil {
 			c.users = o.users.Clone()
@@ -160,6 +169,7 @@ func (c *cell) aggregate(m mapping.IndexMapping, e *estimator) store.Aggregate {
 		Tolerating: c.tolerating,
 		Frustrated: c.frustrated,
 		MaxMs:      c.maxMs,
+		Codes:      c.codes.counts(),
 	}
 	if c.count > 0 {
 		sk := ddsketch.NewDDSketch(m, c.sketch, ddstore.NewDenseStore())
@@ -177,7 +187,8 @@ func (c *cell) aggregate(m mapping.IndexMapping, e *estimator) store.Aggregate {
 }
 
 // Cell encoding: varints for the counters, max as float64 bits, the sketch
-// as a DDSketch protobuf, the users as HyperLogLog MarshalBinary.
+// as a DDSketch protobuf, the users as HyperLogLog MarshalBinary, then
+// (since version 2) the error codes as a codeSet.
 
 func (c *cell) appendBinary(b []byte, m mapping.IndexMapping) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(c.count))
@@ -199,14 +210,16 @@ func (c *cell) appendBinary(b []byte, m mapping.IndexMapping) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(pb)))
 	b = append(b, pb...)
 	if c.users == nil {
-		return binary.AppendUvarint(b, 0), nil
+		b = binary.AppendUvarint(b, 0)
+	} else {
+		hb, err := c.users.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("rollup: encode users: %w", err)
+		}
+		b = binary.AppendUvarint(b, uint64(len(hb)))
+		b = append(b, hb...)
 	}
-	hb, err := c.users.MarshalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("rollup: encode users: %w", err)
-	}
-	b = binary.AppendUvarint(b, uint64(len(hb)))
-	return append(b, hb...), nil
+	return c.codes.appendBinary(b), nil
 }
 
 var errShort = errors.New("rollup: truncated cell")
@@ -214,6 +227,8 @@ var errShort = errors.New("rollup: truncated cell")
 type decoder struct {
 	b   []byte
 	err error
+	// version is the version of the format being read (format.version).
+	version int
 }
 
 func (d *decoder) uvarint() uint64 {
@@ -259,6 +274,9 @@ func decodeCell(d *decoder, m mapping.IndexMapping) (*cell, error) {
 	}
 	pbBytes := d.bytes(d.uvarint())
 	hb := d.bytes(d.uvarint())
+	if d.version >= 2 {
+		c.codes.decode(d)
+	}
 	if d.err != nil {
 		return nil, d.err
 	}

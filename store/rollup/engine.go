@@ -33,6 +33,18 @@ type kind[C any] interface {
 	decodeCell(d *decoder) (*C, error)
 }
 
+// format is one persisted encoding of a kind's cells, told apart by the
+// magic it starts with.
+type format struct {
+	magic string
+	// block marks the cells of one block of rows (TakeBlock), each merged
+	// into every tier of its resolution or coarser.
+	block bool
+	// version is given to the kind's decodeCell (decoder.version): a kind
+	// whose cells gained fields reads older versions without them.
+	version int
+}
+
 type bucket[C any] struct {
 	version uint64   // engine.version when the bucket last changed
 	ids     []uint32 // key ids, parallel to cells
@@ -81,8 +93,9 @@ func (t *tier[C]) bucket(start int64, create bool) *bucket[C] {
 // wrappers (Set, LogSet) lock mu around every method.
 type engine[C any] struct {
 	kind       kind[C]
-	magic      string // of the persisted format (MarshalBinary)
-	blockMagic string // of the cells of one block (TakeBlock)
+	magic      string   // of the persisted format (MarshalBinary)
+	blockMagic string   // of the cells of one block (TakeBlock)
+	formats    []format // read by UnmarshalMerge: the two above, then older ones
 
 	mu      sync.RWMutex
 	tiers   []*tier[C] // finest first
@@ -101,11 +114,15 @@ type engine[C any] struct {
 	cache rangeCache[C]
 }
 
-func (e *engine[C]) init(tiers []Tier, k kind[C], magic, blockMagic string) error {
+// init sets e up with tiers (DefaultTiers(0) when none) and kind k. It
+// writes the formats full and block and reads them and the older formats
+// legacy.
+func (e *engine[C]) init(tiers []Tier, k kind[C], full, block format, legacy ...format) error {
 	if len(tiers) == 0 {
 		tiers = DefaultTiers(0)
 	}
-	e.kind, e.magic, e.blockMagic = k, magic, blockMagic
+	e.kind, e.magic, e.blockMagic = k, full.magic, block.magic
+	e.formats = append([]format{full, block}, legacy...)
 	e.keyIDs = make(map[store.Key]uint32)
 	e.maxTS = math.MinInt64
 	for i, t := range tiers {
@@ -400,22 +417,20 @@ func (e *engine[C]) MarshalBinary() ([]byte, error) {
 }
 
 // UnmarshalMerge decodes data written by MarshalBinary, or by the
-// MarshalBinary of a TakeBlock result, and merges its cells in: a full
+// MarshalBinary of a TakeBlock result (by this version or an older one
+// whose format the set still reads), and merges its cells in: a full
 // set's cells each into the tier of their resolution, a block's cells each
 // into every tier of their resolution or coarser. Cells of a resolution it
 // does not have, or older than a tier's retention relative to now, are
 // skipped for that tier (a zero now skips nothing for retention). It keeps
 // nothing of data.
 func (e *engine[C]) UnmarshalMerge(data []byte, now time.Time) error {
-	var block bool
-	switch {
-	case len(data) >= len(e.magic) && string(data[:len(e.magic)]) == e.magic:
-	case len(data) >= len(e.blockMagic) && string(data[:len(e.blockMagic)]) == e.blockMagic:
-		block = true
-	default:
+	f, ok := e.formatOf(data)
+	if !ok {
 		return errors.New("rollup: not a rollup file of this kind")
 	}
-	d := &decoder{b: data[len(e.magic):]}
+	block := f.block
+	d := &decoder{b: data[len(f.magic):], version: f.version}
 	n := d.uvarint()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -442,6 +457,16 @@ func (e *engine[C]) UnmarshalMerge(data []byte, now time.Time) error {
 		return fmt.Errorf("rollup: %w", d.err)
 	}
 	return nil
+}
+
+// formatOf returns the format data starts with.
+func (e *engine[C]) formatOf(data []byte) (format, bool) {
+	for _, f := range e.formats {
+		if len(data) >= len(f.magic) && string(data[:len(f.magic)]) == f.magic {
+			return f, true
+		}
+	}
+	return format{}, false
 }
 
 // loadCell merges a decoded cell of the bucket [start, start+res) of key k

@@ -1,9 +1,7 @@
 package rollup
 
 import (
-	"cmp"
 	"encoding/binary"
-	"slices"
 	"strings"
 	"time"
 
@@ -31,12 +29,6 @@ func levelIndex(l string) int {
 	return 0
 }
 
-// codeCount is the count of one (code, class) in a log cell.
-type codeCount struct {
-	code, class string
-	n           int64
-}
-
 // logCell is the aggregate of the log lines of one key in one bucket.
 type logCell struct {
 	lines    int64
@@ -45,56 +37,7 @@ type logCell struct {
 	retries  int64
 	byClass  [3]int64 // indexed like record.Classes, over lines with a code
 	byLevel  [len(levels)]int64
-	codes    []codeCount // at most store.MaxCodesPerCell unless unbounded
-	other    int64       // lines whose code a full cell could not keep
-	// unbounded marks a query's accumulator, which keeps every code it is
-	// given; index then finds them once there are many.
-	unbounded bool
-	index     map[codeKey]int32
-}
-
-type codeKey struct{ code, class string }
-
-// find returns the index of (code, class) in c.codes, or -1.
-func (c *logCell) find(code, class string) int {
-	if c.index != nil {
-		if i, ok := c.index[codeKey{code, class}]; ok {
-			return int(i)
-		}
-		return -1
-	}
-	for i := range c.codes {
-		if c.codes[i].code == code && c.codes[i].class == class {
-			return i
-		}
-	}
-	return -1
-}
-
-// addCode counts n lines of (code, class). A bucket cell that already
-// holds MaxCodesPerCell codes counts new ones under other; clone says the
-// strings must be copied before they are kept.
-func (c *logCell) addCode(code, class string, n int64, clone bool) {
-	if i := c.find(code, class); i >= 0 {
-		c.codes[i].n += n
-		return
-	}
-	if !c.unbounded && len(c.codes) >= store.MaxCodesPerCell {
-		c.other += n
-		return
-	}
-	if clone {
-		code, class = strings.Clone(code), canonicalClass(class)
-	}
-	c.codes = append(c.codes, codeCount{code: code, class: class, n: n})
-	if c.unbounded && c.index == nil && len(c.codes) > 16 {
-		c.index = make(map[codeKey]int32, 2*len(c.codes))
-		for i, cc := range c.codes {
-			c.index[codeKey{cc.code, cc.class}] = int32(i)
-		}
-	} else if c.index != nil {
-		c.index[codeKey{code, class}] = int32(len(c.codes) - 1)
-	}
+	codes    codeSet
 }
 
 // canonicalClass returns the constant for a known class, else a copy.
@@ -121,7 +64,7 @@ func (c *logCell) add(l *record.Log) {
 	if i := classIndex(l.ErrorClass); i >= 0 {
 		c.byClass[i]++
 	}
-	c.addCode(l.ErrorCode, l.ErrorClass, 1, true)
+	c.codes.count(l.ErrorCode, l.ErrorClass, 1, true)
 }
 
 func (c *logCell) merge(o *logCell) {
@@ -135,11 +78,7 @@ func (c *logCell) merge(o *logCell) {
 	for i := range c.byLevel {
 		c.byLevel[i] += o.byLevel[i]
 	}
-	for _, cc := range o.codes {
-		// o's strings are its own copies and immutable: no clone needed.
-		c.addCode(cc.code, cc.class, cc.n, false)
-	}
-	c.other += o.other
+	c.codes.merge(&o.codes)
 }
 
 func (c *logCell) aggregate() store.LogAggregate {
@@ -157,16 +96,10 @@ func (c *logCell) aggregate() store.LogAggregate {
 			a.ByLevel[levels[i]] = n
 		}
 	}
-	a.Codes = make([]store.CodeCount, 0, len(c.codes)+1)
-	for _, cc := range c.codes {
-		a.Codes = append(a.Codes, store.CodeCount{Code: cc.code, Class: cc.class, Count: cc.n})
+	a.Codes = c.codes.counts()
+	if a.Codes == nil {
+		a.Codes = []store.CodeCount{}
 	}
-	if c.other > 0 {
-		a.Codes = append(a.Codes, store.CodeCount{Code: store.OtherCode, Count: c.other})
-	}
-	slices.SortFunc(a.Codes, func(x, y store.CodeCount) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Code, y.Code), cmp.Compare(x.Class, y.Class))
-	})
 	return a
 }
 
@@ -183,15 +116,7 @@ func (c *logCell) appendBinary(b []byte) []byte {
 	for _, v := range c.byLevel {
 		b = binary.AppendUvarint(b, uint64(v))
 	}
-	b = binary.AppendUvarint(b, uint64(len(c.codes)))
-	for _, cc := range c.codes {
-		for _, s := range [...]string{cc.code, cc.class} {
-			b = binary.AppendUvarint(b, uint64(len(s)))
-			b = append(b, s...)
-		}
-		b = binary.AppendUvarint(b, uint64(cc.n))
-	}
-	return binary.AppendUvarint(b, uint64(c.other))
+	return c.codes.appendBinary(b)
 }
 
 func decodeLogCell(d *decoder) (*logCell, error) {
@@ -205,16 +130,7 @@ func decodeLogCell(d *decoder) (*logCell, error) {
 	for i := range c.byLevel {
 		c.byLevel[i] = int64(d.uvarint())
 	}
-	n := d.uvarint()
-	if n > store.MaxCodesPerCell {
-		n = 0
-		d.err = errShort
-	}
-	for range n {
-		code, class := d.str(), canonicalClass(d.str())
-		c.codes = append(c.codes, codeCount{code: code, class: class, n: int64(d.uvarint())})
-	}
-	c.other = int64(d.uvarint())
+	c.codes.decode(d)
 	return c, d.err
 }
 
@@ -222,7 +138,7 @@ func decodeLogCell(d *decoder) (*logCell, error) {
 type logKind struct{}
 
 func (logKind) newCell() *logCell                               { return &logCell{} }
-func (logKind) newAccumulator(bool) *logCell                    { return &logCell{unbounded: true} }
+func (logKind) newAccumulator(bool) *logCell                    { return &logCell{codes: codeSet{unbounded: true}} }
 func (logKind) merge(dst, src *logCell)                         { dst.merge(src) }
 func (logKind) empty(c *logCell) bool                           { return c.lines == 0 }
 func (logKind) appendCell(b []byte, c *logCell) ([]byte, error) { return c.appendBinary(b), nil }
@@ -241,7 +157,7 @@ type LogSet struct {
 // when none), or an error for tiers New would refuse.
 func NewLogSet(tiers []Tier) (*LogSet, error) {
 	s := &LogSet{}
-	if err := s.init(tiers, logKind{}, logMagic, logBlockMagic); err != nil {
+	if err := s.init(tiers, logKind{}, format{magic: logMagic}, format{magic: logBlockMagic, block: true}); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -37,7 +37,7 @@ func sameAnswers(t *testing.T, what string, a, b *Set) {
 // merged into a fresh set, give the same answers again.
 func TestTrackBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	rows := genRows(rng, 30000, 2*time.Hour)
+	rows := withCodes(rng, genRows(rng, 30000, 2*time.Hour), 10)
 	plain, _ := New(nil)
 	tracked, _ := New(nil)
 	tracked.TrackBlocks()

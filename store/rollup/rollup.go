@@ -1,8 +1,8 @@
 // Package rollup keeps in-memory aggregates per time bucket and per
 // (domain, journey, service, api). For requests (Set): count, errors by
 // class, Apdex S/T/F, a DDSketch of the duration in milliseconds (1%
-// relative accuracy), the max duration and a HyperLogLog of distinct hashed
-// users. For log lines (LogSet): lines, errors by class, lines by level,
+// relative accuracy), the max duration, a HyperLogLog of distinct hashed
+// users and the failed requests per error code. For log lines (LogSet): lines, errors by class, lines by level,
 // timeouts, retries and counts per error code.
 //
 // Both share one tiered engine, generic over the cell type: a set holds
@@ -55,11 +55,24 @@ const maxDenseAccumulators = 2048
 const MaxPoints = 1 << 20
 
 // requestMagic starts a persisted request rollup, requestBlockMagic the
-// cells of one block of requests (TakeBlock).
+// cells of one block of requests (TakeBlock). Version 2 added the error
+// codes to each cell; the version 1 magics (NRU1, NRB1) are still read,
+// their cells without codes.
 const (
-	requestMagic      = "NRU1"
-	requestBlockMagic = "NRB1"
+	requestMagic        = "NRU2"
+	requestBlockMagic   = "NRB2"
+	requestVersion      = 2
+	requestMagicV1      = "NRU1"
+	requestBlockMagicV1 = "NRB1"
 )
+
+// requestFormats are the formats a Set writes (full, block) and the older
+// ones it reads.
+func requestFormats() (full, block format, legacy []format) {
+	return format{magic: requestMagic, version: requestVersion},
+		format{magic: requestBlockMagic, block: true, version: requestVersion},
+		[]format{{magic: requestMagicV1, version: 1}, {magic: requestBlockMagicV1, block: true, version: 1}}
+}
 
 // Set is a tiered rollup of requests. Its methods are safe for concurrent
 // use.
@@ -88,7 +101,8 @@ func New(tiers []Tier) (*Set, error) {
 		return nil, fmt.Errorf("rollup: mapping: %w", err)
 	}
 	s := &Set{mapping: m, minIdx: m.MinIndexableValue()}
-	if err := s.init(tiers, requestKind{m}, requestMagic, requestBlockMagic); err != nil {
+	full, block, legacy := requestFormats()
+	if err := s.init(tiers, requestKind{m}, full, block, legacy...); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -126,6 +140,9 @@ func (s *Set) addLocked(r *record.Request) {
 	id := s.keyID(store.Key{Domain: r.Domain, Journey: r.Journey, Service: r.Service, API: r.API})
 	ms := float64(r.Duration) / float64(time.Millisecond)
 	sm := sample{errClass: classIndex(r.ErrorClass), isErr: r.Error, apdex: r.Apdex, ms: ms}
+	if r.Error && r.ErrorCode != "" {
+		sm.code, sm.class = r.ErrorCode, r.ErrorClass
+	}
 	if ms >= s.minIdx {
 		sm.index, sm.okIndex = s.mapping.Index(ms), true
 	}

@@ -129,7 +129,7 @@ func TestQueryMatchesBruteForce(t *testing.T) {
 
 func TestMarshalRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	rows := genRows(rng, 20000, 2*time.Hour)
+	rows := withCodes(rng, genRows(rng, 20000, 2*time.Hour), 10)
 	a, _ := New(nil)
 	a.Add(rows[:10000])
 	b, _ := New(nil)

@@ -1,5 +1,6 @@
 // Package storetest is the conformance suite that every store.Store backend
-// must pass: exact counts, errors by class, Apdex, quantiles within 1%,
+// must pass: exact counts, errors by class and by error code (with the
+// MaxCodesPerCell bound), Apdex, quantiles within 1%,
 // grouping, filters (including the Domains allowlist), step buckets, raw-row
 // drill-down, durability across Close and reopen, and retention; and for
 // logs exact log rollups (lines, errors by class and level, timeouts,
@@ -42,6 +43,12 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open) })
+	t.Run("Codes", func(t *testing.T) {
+		s := open(t, t.TempDir())
+		defer s.Close()
+		testCodes(t, s)
+	})
+	t.Run("CodeOverflow", func(t *testing.T) { testCodeOverflowReopen(t, open) })
 	runLogs(t, open)
 }
 
@@ -140,12 +147,13 @@ func recentBase() time.Time { return time.Now().Add(-90 * time.Minute).Truncate(
 type expected struct {
 	count, errors, sat, tol, fru int64
 	byClass                      map[string]int64
+	codes                        map[store.CodeCount]int64 // failed rows per code and class; Count left 0 in the key
 	ms                           []float64
 	users                        map[string]bool
 }
 
 func aggregate(rows []record.Request, keep func(r *record.Request) bool) *expected {
-	e := &expected{byClass: map[string]int64{}, users: map[string]bool{}}
+	e := &expected{byClass: map[string]int64{}, codes: map[store.CodeCount]int64{}, users: map[string]bool{}}
 	for i := range rows {
 		r := &rows[i]
 		if !keep(r) {
@@ -155,6 +163,9 @@ func aggregate(rows []record.Request, keep func(r *record.Request) bool) *expect
 		if r.Error {
 			e.errors++
 			e.byClass[r.ErrorClass]++
+			if r.ErrorCode != "" {
+				e.codes[store.CodeCount{Code: r.ErrorCode, Class: r.ErrorClass}]++
+			}
 		}
 		switch r.Apdex {
 		case record.ApdexSatisfied:
@@ -183,6 +194,7 @@ func checkAggregate(tb testing.TB, what string, got store.Aggregate, want *expec
 			tb.Fatalf("%s: errors of class %s = %d, want %d", what, c, got.ErrorsByClass[c], want.byClass[c])
 		}
 	}
+	checkCodes(tb, what, got.Codes, want.codes)
 	if got.Satisfied != want.sat || got.Tolerating != want.tol || got.Frustrated != want.fru {
 		tb.Fatalf("%s: apdex S/T/F %d/%d/%d, want %d/%d/%d", what, got.Satisfied, got.Tolerating, got.Frustrated, want.sat, want.tol, want.fru)
 	}

@@ -2,7 +2,9 @@
 // store.LogQuerier over slices of request and log rows, for the api and
 // api/ws tests. Quantiles are exact (nearest rank) and distinct users exact,
 // so tests can assert precise numbers; a real backend is within 1% on
-// quantiles. Log rollups keep every code (no store.MaxCodesPerCell bound).
+// quantiles. Log rollups keep every code (no store.MaxCodesPerCell bound);
+// request rollups bound their codes as a rollup store does (see
+// requestCodes).
 package memquery
 
 import (
@@ -167,7 +169,75 @@ func aggregate(rs []*record.Request) store.Aggregate {
 	}
 	ag.P50, ag.P95, ag.P99 = rank(0.50), rank(0.95), rank(0.99)
 	ag.Users = int64(len(users))
+	ag.Codes = requestCodes(rs)
 	return ag
+}
+
+// CodeBucket is the width of the buckets in which a rollup store keeps at
+// most store.MaxCodesPerCell codes per key: the finest tier of
+// store/rollup.
+const CodeBucket = 10 * time.Second
+
+// requestCodes counts the failed requests of rs (in append order) per code
+// and class, most first (ties by code, then class); nil when none. Like
+// the finest tier of a rollup store, it keeps the first
+// store.MaxCodesPerCell codes seen per key and CodeBucket bucket and counts
+// the others under store.OtherCode. (A store answering from coarser
+// buckets can fold more into store.OtherCode when one key sees more than
+// MaxCodesPerCell codes in one of them; tests keep such floods in one
+// CodeBucket.)
+func requestCodes(rs []*record.Request) []store.CodeCount {
+	type ck struct{ code, class string }
+	type cellKey struct {
+		key    store.Key
+		bucket int64
+	}
+	kept := map[cellKey]map[ck]bool{}
+	counts := map[ck]int64{}
+	var other int64
+	for _, r := range rs {
+		if !r.Error || r.ErrorCode == "" {
+			continue
+		}
+		c := ck{r.ErrorCode, r.ErrorClass}
+		cell := cellKey{store.Key{Domain: r.Domain, Journey: r.Journey, Service: r.Service, API: r.API}, floorDiv(r.TS, int64(CodeBucket))}
+		set := kept[cell]
+		if set == nil {
+			set = map[ck]bool{}
+			kept[cell] = set
+		}
+		if !set[c] {
+			if len(set) >= store.MaxCodesPerCell {
+				other++
+				continue
+			}
+			set[c] = true
+		}
+		counts[c]++
+	}
+	if len(counts) == 0 && other == 0 {
+		return nil
+	}
+	out := make([]store.CodeCount, 0, len(counts)+1)
+	for k, n := range counts {
+		out = append(out, store.CodeCount{Code: k.code, Class: k.class, Count: n})
+	}
+	if other > 0 {
+		out = append(out, store.CodeCount{Code: store.OtherCode, Count: other})
+	}
+	slices.SortFunc(out, func(a, b store.CodeCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code), cmp.Compare(a.Class, b.Class))
+	})
+	return out
+}
+
+// floorDiv is a/b rounded towards minus infinity (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 // Requests implements store.Querier: newest first, at most Limit (100 when 0).
