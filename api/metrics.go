@@ -106,6 +106,28 @@ type Metrics struct {
 	Health string `json:"health"`
 	// Users is the approximate number of distinct (hashed) customers.
 	Users int64 `json:"users"`
+	// ErrorCodes are the most frequent error codes of the failed requests
+	// (span error codes), most first (ties by code, then class): at most
+	// TopCodesRow in a row or tile, TopCodesTotal in a view's totals.
+	// Failed requests without a code are in none. Always present ([]
+	// without failed requests).
+	ErrorCodes []ErrorCode `json:"error_codes"`
+}
+
+// ErrorCode is one error code's part of a group's failed requests.
+type ErrorCode struct {
+	// Code is the error code; "(other)" (store.OtherCode, class "")
+	// gathers codes past a store's per-cell bound (store.MaxCodesPerCell).
+	Code string `json:"code"`
+	// Class is business, application or system.
+	Class string `json:"class"`
+	// Count is the number of failed requests with the code.
+	Count int64 `json:"count"`
+	// Share is Count divided by the group's Errors, in [0, 1].
+	Share float64 `json:"share"`
+	// ErrorPct is 100*Count divided by the group's Count: the code's part
+	// of the group's error_pct.
+	ErrorPct float64 `json:"error_pct"`
 }
 
 // Point is one step of a sparkline series.
@@ -158,7 +180,22 @@ func (a *API) metrics(ag store.Aggregate, span time.Duration, t domainT) Metrics
 		m.Apdex.Rating = Rating(s)
 	}
 	m.Health = health(a.cfg.Health, ag.Count, m.ErrorPct, m.Apdex.Score)
+	m.ErrorCodes = errorCodes(ag, TopCodesRow)
 	return m
+}
+
+// errorCodes returns the first top codes of ag (the store orders them
+// most first), with their shares; never nil.
+func errorCodes(ag store.Aggregate, top int) []ErrorCode {
+	out := make([]ErrorCode, 0, min(top, len(ag.Codes)))
+	for _, c := range ag.Codes[:min(top, len(ag.Codes))] {
+		e := ErrorCode{Code: c.Code, Class: c.Class, Count: c.Count, Share: share(c.Count, ag.Errors)}
+		if ag.Count > 0 {
+			e.ErrorPct = 100 * float64(c.Count) / float64(ag.Count)
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // apdexScore computes the score from bucket counts; ok is false when there

@@ -304,6 +304,7 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 		ag = total(tot[0])
 	}
 	v.Domain = a.domainRow(domain, ag, r.Span())
+	v.Domain.ErrorCodes = errorCodes(ag, TopCodesTotal)
 	if r.Step > 0 {
 		ss, err := a.rollup(ctx, r, r.Step, f)
 		if err != nil {
@@ -420,6 +421,7 @@ func (a *API) Journey(ctx context.Context, scope Scope, journey string, r Range)
 	}
 	v := &JourneyView{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope,
 		Journey: a.journeyRow(ji, ag, r.Span(), scope), Steps: []APIRow{}}
+	v.Journey.ErrorCodes = errorCodes(ag, TopCodesTotal)
 	v.Journey.Logs = jLogs.summary(TopCodesTotal)
 	if r.Step > 0 {
 		ss, err := a.rollup(ctx, r, r.Step, f)

@@ -189,6 +189,9 @@ func TestSnapshotsCarryErrorCodes(t *testing.T) {
 		}
 	}
 	for _, d := range ov.Domains {
+		if d.ID == "registration" {
+			checkSpanCodes(t, "registration tile", d.ErrorCodes, "E-system/system/2")
+		}
 		if d.ID == "registration" && (d.Logs == nil || d.Logs.Errors != 10 || d.Logs.Timeouts != 4 ||
 			d.Logs.Codes[0].Code != apitest.CodeLocked || d.Logs.Codes[0].Count != 6) {
 			t.Errorf("registration tile logs = %+v", d.Logs)
@@ -207,6 +210,10 @@ func TestSnapshotsCarryErrorCodes(t *testing.T) {
 		t.Fatalf("apis = %+v", dv.APIs)
 	}
 	pay := dv.APIs[0]
+	// Beside its latency, the API's span error codes (apitest.Rows: a
+	// failed row of class c has code "E-"+c).
+	checkSpanCodes(t, "pay row", pay.ErrorCodes, "E-system/system/2", "E-application/application/1", "E-business/business/1")
+	checkSpanCodes(t, "quote row", dv.APIs[1].ErrorCodes)
 	if pay.Logs.Timeouts != 8 || pay.Logs.Retries != 4 || len(pay.Logs.Codes) != 3 ||
 		pay.Logs.Codes[0].Code != apitest.CodePayTimeout || pay.Logs.Codes[0].Share != 0.5 || pay.Count != 100 {
 		t.Errorf("pay row = %+v logs %+v", pay.Metrics, pay.Logs)
@@ -226,6 +233,10 @@ func TestSnapshotsCarryErrorCodes(t *testing.T) {
 	if err := json.Unmarshal(readType(t, sq, &sseq, "snapshot").Data, &sov); err != nil {
 		t.Fatal(err)
 	}
+	if len(sov.Domains) != 1 || sov.Domains[0].ID != "payments" {
+		t.Fatalf("squad overview domains = %+v", sov.Domains)
+	}
+	checkSpanCodes(t, "squad payments tile", sov.Domains[0].ErrorCodes, "E-system/system/2", "E-application/application/1", "E-business/business/1")
 	if sov.Logs.Lines != 35 || len(sov.Logs.Codes) != 3 || len(sov.Logs.Codes[0].Domains) != 1 || sov.Logs.Codes[0].Count != 8 {
 		t.Errorf("squad overview logs = %+v", sov.Logs)
 	}
@@ -243,6 +254,21 @@ func TestSnapshotsCarryErrorCodes(t *testing.T) {
 		t.Fatalf("squad domain journeys = %+v", sdv.Journeys)
 	}
 	checkPayBillInPayments(t, "squad domain view", sdv.Journeys[0].Logs)
+}
+
+// checkSpanCodes checks a row's span error codes, each given as
+// "code/class/count", in order.
+func checkSpanCodes(tb testing.TB, what string, got []api.ErrorCode, want ...string) {
+	tb.Helper()
+	if got == nil || len(got) != len(want) {
+		tb.Errorf("%s: error_codes = %+v, want %v", what, got, want)
+		return
+	}
+	for i, w := range want {
+		if g := fmt.Sprintf("%s/%s/%d", got[i].Code, got[i].Class, got[i].Count); g != w {
+			tb.Errorf("%s: error_codes[%d] = %s, want %s", what, i, g, w)
+		}
+	}
 }
 
 // checkPayBillInPayments checks the logs of pay-bill's lines in payments

@@ -18,14 +18,16 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/noctua-obs/noctua/ingest"
+	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
 	"github.com/noctua-obs/noctua/store/embedded"
 )
 
 // TestEndToEndEmbedded sends spans with the real SDK (gzip) through the
 // handler and the pipeline into the embedded store, and checks the rollup
-// against what was sent: count, error %, Apdex S/T/F exactly, and p95/p99
-// within 1% of the exact quantiles of the durations.
+// against what was sent: count, error %, errors by class and by error code,
+// Apdex S/T/F exactly, and p95/p99 within 1% of the exact quantiles of the
+// durations.
 func TestEndToEndEmbedded(t *testing.T) {
 	ctx := context.Background()
 	st, err := embedded.Open(t.TempDir(), embedded.Options{})
@@ -59,19 +61,24 @@ func TestEndToEndEmbedded(t *testing.T) {
 		durs                 []float64 // ms
 		errs, sat, tol, frus int64
 		first, last          = start, start
+		byClass              = map[string]int64{}
+		byCode               = map[store.CodeCount]int64{} // Count left 0 in the key
 	)
 	for i := range n {
 		// Log-normal around 60 ms: most satisfied, a long tail.
 		d := time.Duration(math.Exp(rng.NormFloat64()*0.9+math.Log(60)) * float64(time.Millisecond))
 		d = max(d, time.Microsecond)
 		ts := start.Add(time.Duration(i) * 10 * time.Millisecond)
-		failed := i%40 == 0
+		code := spanCode(i)
+		failed := code != "" || i%97 == 0 // i%97: failed without a code
 		_, span := tr.Start(ctx, "pay", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(ts),
 			trace.WithAttributes(attribute.String("http.request.method", "POST"), attribute.String("http.route", "/bills/{id}/pay"),
 				attribute.Int("http.response.status_code", 200), attribute.String("enduser.id", "u"+string(rune('a'+i%7)))))
 		if failed {
 			span.SetStatus(codes.Error, "refused")
-			span.SetAttributes(attribute.String("error.code", "INSUFFICIENT_FUNDS"))
+		}
+		if code != "" {
+			span.SetAttributes(attribute.String("error.code", code))
 		}
 		span.End(trace.WithTimestamp(ts.Add(d)))
 		durs = append(durs, float64(d)/float64(time.Millisecond))
@@ -79,6 +86,11 @@ func TestEndToEndEmbedded(t *testing.T) {
 		case failed:
 			errs++
 			frus++
+			class := spanCodeClasses[code]
+			byClass[class]++
+			if code != "" {
+				byCode[store.CodeCount{Code: code, Class: class}]++
+			}
 		case d <= apdexT:
 			sat++
 		case d <= 4*apdexT:
@@ -109,6 +121,23 @@ func TestEndToEndEmbedded(t *testing.T) {
 	if got, want := 100*float64(a.Errors)/float64(a.Count), 100*float64(errs)/n; got != want {
 		t.Errorf("error %% = %v, want %v", got, want)
 	}
+	for _, c := range []string{record.ClassBusiness, record.ClassApplication, record.ClassSystem} {
+		if a.ErrorsByClass[c] != byClass[c] {
+			t.Errorf("errors of class %s = %d, want %d", c, a.ErrorsByClass[c], byClass[c])
+		}
+	}
+	t.Logf("codes %+v, errors by class %v", a.Codes, a.ErrorsByClass)
+	if len(a.Codes) != len(byCode) {
+		t.Errorf("codes %+v, want %v", a.Codes, byCode)
+	}
+	for i, c := range a.Codes {
+		if n := byCode[store.CodeCount{Code: c.Code, Class: c.Class}]; c.Count != n {
+			t.Errorf("code %s/%s counted %d, want %d", c.Code, c.Class, c.Count, n)
+		}
+		if i > 0 && a.Codes[i-1].Count < c.Count {
+			t.Errorf("codes not most frequent first: %+v", a.Codes)
+		}
+	}
 	if a.Satisfied != sat || a.Tolerating != tol || a.Frustrated != frus {
 		t.Errorf("apdex S/T/F = %d/%d/%d, want %d/%d/%d", a.Satisfied, a.Tolerating, a.Frustrated, sat, tol, frus)
 	}
@@ -133,4 +162,28 @@ func TestEndToEndEmbedded(t *testing.T) {
 	if got := counterValue(t, m.Records.WithLabelValues("otlp", ingest.OutcomeAccepted)); got != n {
 		t.Errorf("accepted %v, want %d", got, n)
 	}
+}
+
+// spanCode is the error code span i of TestEndToEndEmbedded fails with, ""
+// for none.
+func spanCode(i int) string {
+	switch {
+	case i%200 == 0:
+		return "DB_POOL_EXHAUSTED"
+	case i%120 == 0:
+		return "SYS-504"
+	case i%40 == 0:
+		return "INSUFFICIENT_FUNDS"
+	}
+	return ""
+}
+
+// spanCodeClasses are the classes testConfig gives the codes of spanCode:
+// an exact rule, a pattern rule, and default_class for an unknown code and
+// for a failure without a code (its HTTP status is 200).
+var spanCodeClasses = map[string]string{
+	"INSUFFICIENT_FUNDS": record.ClassBusiness,
+	"DB_POOL_EXHAUSTED":  record.ClassSystem,
+	"SYS-504":            record.ClassApplication,
+	"":                   record.ClassApplication,
 }
