@@ -2,9 +2,10 @@
 //   node noc.mjs <dashboard URL with token> <screenshot dir>
 // It opens the NOC page in Debian's chromium, waits for live numbers, checks
 // that they keep updating and the journey table's log column, follows the
-// Payments tile to the squad page and checks its API table and its journey
-// table's log column, then one of its journeys and its steps' log columns,
-// saving a screenshot of each page. It prints one JSON line with what it saw
+// Payments tile to the squad page and checks its API table (with each API's
+// span error codes beside its error %) and its journey table's log column,
+// then one of its journeys and its steps' log and span code columns, saving
+// a screenshot of each page. It prints one JSON line with what it saw
 // and exits non-zero on any failure.
 import { chromium } from 'playwright-core';
 
@@ -46,6 +47,9 @@ try {
   seen.codesSummary = await page.textContent('#codes-summary');
   const tileLines = await page.$$eval('.tile[data-domain]', (ts) => ts.map((t) => t.querySelector('[data-metric="top-code"]')?.textContent));
   if (tileLines.some((l) => !/timeouts \d+ · retries \d+/.test(l || ''))) throw new Error(`tile without its top-code line: ${tileLines}`);
+  // Every tile carries its span codes line (top 3 of its failed spans).
+  const tileSpans = await page.$$eval('.tile[data-domain]', (ts) => ts.map((t) => t.querySelector('[data-metric="span-codes"]')?.textContent));
+  if (tileSpans.some((l) => !/^span codes: /.test(l || ''))) throw new Error(`tile without its span codes line: ${tileSpans}`);
   seen.codes = await page.$$eval('#codes-table tbody tr[data-code]', (rs) => rs.map((r) => ({
     code: r.dataset.code, count: Number(r.dataset.count), cls: r.querySelector('.code')?.dataset.class,
     domains: r.cells[4]?.textContent,
@@ -89,6 +93,30 @@ try {
   if (apiLogCells.some(([c, t, r]) => !c || !/^\d+$/.test(t || '') || !/^\d+$/.test(r || ''))) {
     throw new Error(`API rows without codes/timeouts/retries: ${JSON.stringify(apiLogCells.slice(0, 3))}`);
   }
+  // Per API, beside its error %: the top error codes of its failed spans
+  // (at most 5, most first, each with its class and count). The demo's
+  // spans fail with codes, so some API shows one.
+  await page.waitForFunction(() => document.querySelectorAll('#apis tbody tr[data-api] [data-metric="span-codes"] .code[data-code]').length > 0,
+    null, { timeout: 30000 });
+  const spanCells = await page.$$eval('#apis tbody tr[data-api]', (rs) => rs.map((r) => {
+    const cell = r.querySelector('[data-metric="span-codes"]');
+    return {
+      api: r.dataset.api, beside: cell?.previousElementSibling?.dataset.metric, pct: cell?.previousElementSibling?.textContent,
+      codes: [...(cell?.querySelectorAll('.code[data-code]') || [])].map((c) => ({ code: c.dataset.code, cls: c.dataset.class, count: Number(c.dataset.count) })),
+      text: cell?.textContent,
+    };
+  }));
+  for (const c of spanCells) {
+    if (c.beside !== 'error-pct' || !c.text) throw new Error(`API ${c.api}: span codes cell missing or not beside its error %: ${JSON.stringify(c)}`);
+    if (c.codes.length > 5) throw new Error(`API ${c.api}: ${c.codes.length} span codes, want at most 5`);
+    for (const [i, x] of c.codes.entries()) {
+      if (!x.code || !['business', 'application', 'system', 'other'].includes(x.cls) || !(x.count > 0) || (i && x.count > c.codes[i - 1].count)) {
+        throw new Error(`API ${c.api}: bad span codes ${JSON.stringify(c.codes)}`);
+      }
+    }
+    if (c.codes.length && /^0(\.0+)?%$/.test(c.pct || '')) throw new Error(`API ${c.api}: span codes ${JSON.stringify(c.codes)} but error ${c.pct}`);
+  }
+  seen.apiSpanCodes = spanCells.filter((c) => c.codes.length).map((c) => `${c.api}: ${c.codes.map((x) => `${x.code}×${x.count}`).join(' ')}`);
   // The Logs panel lists the domain's recent error lines.
   await page.waitForFunction(() => ['data', 'empty', 'unavailable', 'error'].includes(document.getElementById('logs')?.dataset.state),
     null, { timeout: 15000 });
@@ -136,9 +164,9 @@ try {
     null, { timeout: 30000 });
   const stepLogCells = await page.$$eval('#steps tbody tr[data-api]', (rs) => rs.map((r) => [
     r.querySelector('[data-metric="codes"]')?.textContent, r.querySelector('[data-metric="timeouts"]')?.textContent,
-    r.querySelector('[data-metric="retries"]')?.textContent]));
-  if (stepLogCells.some(([c, t, r]) => !c || !/^\d+$/.test(t || '') || !/^\d+$/.test(r || ''))) {
-    throw new Error(`journey steps without codes/timeouts/retries: ${JSON.stringify(stepLogCells.slice(0, 3))}`);
+    r.querySelector('[data-metric="retries"]')?.textContent, r.querySelector('[data-metric="span-codes"]')?.textContent]));
+  if (stepLogCells.some(([c, t, r, sc]) => !c || !/^\d+$/.test(t || '') || !/^\d+$/.test(r || '') || !sc)) {
+    throw new Error(`journey steps without codes/timeouts/retries/span codes: ${JSON.stringify(stepLogCells.slice(0, 3))}`);
   }
   seen.journeySteps = stepLogCells.length;
   await page.screenshot({ path: `${outDir}/journey.png`, fullPage: true });

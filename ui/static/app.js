@@ -138,9 +138,20 @@ const Noctua = (() => {
     return cs.length ? cs.map((c) => [codeBadge(c), ' ']).flat() : el('span', { class: 'dim' }, '–');
   }
 
+  // spanCodes shows the top span error codes of a row's failed requests
+  // (its metrics' error_codes), at most n: "SYS-504 ×12 1.2%" each, the
+  // percentage being the code's part of the row's error %; '–' without any.
+  function spanCodes(m, n) {
+    const cs = ((m && m.error_codes) || []).slice(0, n || 5);
+    if (!cs.length) return el('span', { class: 'dim' }, '–');
+    return cs.map((c) => [el('span', { class: 'code cls-' + clsOf(c.class), 'data-code': c.code, 'data-class': clsOf(c.class), 'data-count': String(c.count),
+      title: `${c.code} · ${c.class || 'no class'} · ${c.count} failed request(s) · ${fmt.share(c.share)} of the errors · ${fmt.pct(c.error_pct)} of the requests` },
+    c.code, el('span', { class: 'cnt' }, ' ×' + c.count + ' ' + fmt.pct(c.error_pct))), ' ']).flat();
+  }
+
   function apdexCell(a) {
     return el('td', { class: 'n apdex r-' + (a.rating || 'nodata'), title: `S ${a.satisfied} / T ${a.tolerating} / F ${a.frustrated}` + (a.t_mixed ? ' · * mixed T: each API against its own T' : '') }, fmt.apdex(a));
   }
 
-  return { el, fmt, getJSON, live, whoami, withToken, apdexCell, params, codeBadge, clsOf, logsOf, logLine, topCodes };
+  return { el, fmt, getJSON, live, whoami, withToken, apdexCell, params, codeBadge, clsOf, logsOf, logLine, topCodes, spanCodes };
 })();

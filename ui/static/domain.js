@@ -2,7 +2,7 @@
 // requests and log lines only), live.
 'use strict';
 (() => {
-  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, logsOf, logLine, topCodes } = Noctua;
+  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, logsOf, logLine, topCodes, spanCodes } = Noctua;
   const domain = Noctua.params.get('domain') || '';
   const range = Noctua.params.get('range') || '15m';
   document.getElementById('range').textContent = 'last ' + range;
@@ -20,11 +20,13 @@
           kpi('bus / app / sys', fmt.classes(d)), kpi('p50', fmt.ms(d.p50_ms)), kpi('p95', fmt.ms(d.p95_ms)),
           kpi('p99', fmt.ms(d.p99_ms)), kpi('Apdex [T]', fmt.apdex(d.apdex)), kpi('users', String(d.users)),
           kpi('log errors', String(logsOf(d).errors)), kpi('timeouts', String(logsOf(d).timeouts)),
-          kpi('retries', String(logsOf(d).retries)))));
+          kpi('retries', String(logsOf(d).retries))),
+        el('div', { class: 'codes', 'data-metric': 'span-codes' }, el('span', { class: 'dim' }, 'span error codes: '), spanCodes(d, 10))));
     codesPanel(logsOf(d));
     document.querySelector('#apis tbody').replaceChildren(...v.apis.map((a) => el('tr', { class: 'h-' + a.health, 'data-api': a.api, 'data-service': a.service },
       el('td', {}, a.service), el('td', {}, a.api || '(no API)'),
-      el('td', { class: 'n' }, fmt.rps(a.throughput)), el('td', { class: 'n' }, fmt.pct(a.error_pct)),
+      el('td', { class: 'n' }, fmt.rps(a.throughput)), el('td', { class: 'n', 'data-metric': 'error-pct' }, fmt.pct(a.error_pct)),
+      el('td', { class: 'codes', 'data-metric': 'span-codes' }, spanCodes(a)),
       el('td', {}, fmt.classes(a)),
       el('td', { class: 'n' }, fmt.ms(a.p50_ms)), el('td', { class: 'n' }, fmt.ms(a.p95_ms)), el('td', { class: 'n' }, fmt.ms(a.p99_ms)),
       apdexCell(a.apdex),

@@ -1,7 +1,7 @@
 // One customer journey: its steps across domains, live.
 'use strict';
 (() => {
-  const { el, fmt, live, whoami, withToken, apdexCell, logsOf, topCodes } = Noctua;
+  const { el, fmt, live, whoami, withToken, apdexCell, logsOf, topCodes, spanCodes } = Noctua;
   const journey = Noctua.params.get('journey') || '';
   const range = Noctua.params.get('range') || '15m';
   document.getElementById('range').textContent = 'last ' + range;
@@ -23,7 +23,8 @@
       el('td', {}, s.step === undefined ? '·' : String(s.step + 1)),
       el('td', {}, el('a', { href: withToken('domain.html?domain=' + encodeURIComponent(s.domain) + '&range=' + range) }, s.domain)),
       el('td', {}, s.service), el('td', {}, s.api || '(no API)'),
-      el('td', { class: 'n' }, fmt.rps(s.throughput)), el('td', { class: 'n' }, fmt.pct(s.error_pct)), el('td', {}, fmt.classes(s)),
+      el('td', { class: 'n' }, fmt.rps(s.throughput)), el('td', { class: 'n', 'data-metric': 'error-pct' }, fmt.pct(s.error_pct)),
+      el('td', { class: 'codes', 'data-metric': 'span-codes' }, spanCodes(s)), el('td', {}, fmt.classes(s)),
       el('td', { class: 'n' }, fmt.ms(s.p95_ms)), el('td', { class: 'n' }, fmt.ms(s.p99_ms)), apdexCell(s.apdex),
       el('td', { class: 'codes', 'data-metric': 'codes' }, topCodes(logsOf(s))),
       el('td', { class: 'n', 'data-metric': 'timeouts' }, String(logsOf(s).timeouts)),

@@ -1,7 +1,7 @@
 // The central NOC page: a tile per domain and a row per journey, live.
 'use strict';
 (() => {
-  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, clsOf, logsOf, logLine } = Noctua;
+  const { el, fmt, live, whoami, withToken, apdexCell, codeBadge, clsOf, logsOf, logLine, spanCodes } = Noctua;
   const range = Noctua.params.get('range') || '15m';
   document.getElementById('range').textContent = 'last ' + range;
 
@@ -16,6 +16,7 @@
           kpi('p99', fmt.ms(d.p99_ms), 'p99'),
           kpi('Apdex [T]', fmt.apdex(d.apdex), 'apdex')),
         el('div', { class: 'classes' }, 'bus / app / sys: ' + fmt.classes(d)),
+        el('div', { class: 'codes spanline', 'data-metric': 'span-codes' }, el('span', { class: 'dim' }, 'span codes: '), spanCodes(d, 3)),
         logLine(logsOf(d)),
         spark(d.series || [])));
   }
