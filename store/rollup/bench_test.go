@@ -122,3 +122,32 @@ func BenchmarkAddCodes(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 }
+
+// BenchmarkAddTracked measures the ingest cost of one row as the embedded
+// store pays it: into the pending cells of a set tracking blocks, with a
+// TakeBlock (merging them into every tier) every 100,000 rows. With codes,
+// failed rows carry them as in BenchmarkAddCodes.
+func BenchmarkAddTracked(b *testing.B) {
+	for _, codes := range []bool{false, true} {
+		b.Run(fmt.Sprintf("codes=%v", codes), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(9, 10))
+			rows := genRows(rng, 500, time.Minute)
+			for i := range rows {
+				if codes && rows[i].Error {
+					rows[i].ErrorCode = fmt.Sprintf("%s-%d", rows[i].ErrorClass, rng.IntN(12))
+				}
+			}
+			s, _ := New(nil)
+			s.TrackBlocks()
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				s.Add(rows)
+				if n++; n%200 == 0 {
+					s.TakeBlock()
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+		})
+	}
+}

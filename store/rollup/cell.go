@@ -42,7 +42,9 @@ type cell struct {
 	zeroDur    int64 // requests whose duration is not indexable (<= 0)
 	sketch     *ddstore.DenseStore
 	users      *hyperloglog.Sketch // nil until a user is seen
-	codes      codeSet             // failed requests per error code
+	// codes counts failed requests per error code; nil until the first
+	// one, so that the many cells without failures pay one pointer.
+	codes *codeSet
 }
 
 func newCell() *cell { return &cell{sketch: ddstore.NewDenseStore()} }
@@ -56,7 +58,7 @@ func newAccumulator(dense bool) *cell {
 	if dense {
 		c.users, _ = hyperloglog.NewSketch(hllPrecision, false)
 	}
-	c.codes.unbounded = true
+	c.codes = &codeSet{unbounded: true}
 	return c
 }
 
@@ -85,6 +87,7 @@ type sample struct {
 	// code and class of a failed request with an error code; code is ""
 	// otherwise. They view the caller's row: a cell clones what it keeps.
 	code, class string
+	codeHash    uint64 // codeHash(code), computed once for every tier
 }
 
 func (c *cell) add(s *sample) {
@@ -96,7 +99,10 @@ func (c *cell) add(s *sample) {
 		c.byClass[s.errClass]++
 	}
 	if s.code != "" {
-		c.codes.count(s.code, s.class, 1, true)
+		if c.codes == nil {
+			c.codes = &codeSet{}
+		}
+		c.codes.count(s.code, s.class, s.codeHash, 1, true)
 	}
 	switch s.apdex {
 	case record.ApdexSatisfied:
@@ -145,7 +151,12 @@ func (c *cell) merge(o *cell) {
 	c.maxMs = max(c.maxMs, o.maxMs)
 	c.zeroDur += o.zeroDur
 	c.sketch.MergeWith(o.sketch)
-	c.codes.merge(&o.codes)
+	if o.codes != nil {
+		if c.codes == nil {
+			c.codes = &codeSet{}
+		}
+		c.codes.merge(o.codes)
+	}
 	if o.users != nil {
 		if c.users == nil {
 			c.users = o.users.Clone()
@@ -275,7 +286,10 @@ func decodeCell(d *decoder, m mapping.IndexMapping) (*cell, error) {
 	pbBytes := d.bytes(d.uvarint())
 	hb := d.bytes(d.uvarint())
 	if d.version >= 2 {
-		c.codes.decode(d)
+		cs := &codeSet{}
+		if cs.decode(d); len(cs.codes) > 0 || cs.other > 0 {
+			c.codes = cs
+		}
 	}
 	if d.err != nil {
 		return nil, d.err

@@ -64,7 +64,7 @@ func (c *logCell) add(l *record.Log) {
 	if i := classIndex(l.ErrorClass); i >= 0 {
 		c.byClass[i]++
 	}
-	c.codes.count(l.ErrorCode, l.ErrorClass, 1, true)
+	c.codes.count(l.ErrorCode, l.ErrorClass, codeHash(l.ErrorCode), 1, true)
 }
 
 func (c *logCell) merge(o *logCell) {

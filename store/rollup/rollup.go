@@ -141,7 +141,7 @@ func (s *Set) addLocked(r *record.Request) {
 	ms := float64(r.Duration) / float64(time.Millisecond)
 	sm := sample{errClass: classIndex(r.ErrorClass), isErr: r.Error, apdex: r.Apdex, ms: ms}
 	if r.Error && r.ErrorCode != "" {
-		sm.code, sm.class = r.ErrorCode, r.ErrorClass
+		sm.code, sm.class, sm.codeHash = r.ErrorCode, r.ErrorClass, codeHash(r.ErrorCode)
 	}
 	if ms >= s.minIdx {
 		sm.index, sm.okIndex = s.mapping.Index(ms), true
