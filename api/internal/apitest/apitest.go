@@ -90,7 +90,8 @@ func NoAuthConfig(tb testing.TB) *config.Config {
 	return cfg
 }
 
-// Rows returns normalised rows, all within the 15 minutes before Now():
+// Rows returns normalised rows, all within the 15 minutes before Now(). A
+// failed row of class c carries the error code "E-"+c:
 //
 //	payments/pay-svc/pay (journey pay-bill, T 500ms): 100 rows — 90 satisfied
 //	  at 100ms, 6 tolerating at 800ms, 4 failed (frustrated) at 50ms: 2 system,
