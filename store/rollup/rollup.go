@@ -2,8 +2,10 @@
 // (domain, journey, service, api). For requests (Set): count, errors by
 // class, Apdex S/T/F, a DDSketch of the duration in milliseconds (1%
 // relative accuracy), the max duration, a HyperLogLog of distinct hashed
-// users and the failed requests per error code. For log lines (LogSet): lines, errors by class, lines by level,
-// timeouts, retries and counts per error code.
+// users and the failed requests per error code. For log lines (LogSet):
+// lines, errors by class, lines by level, timeouts, retries and counts per
+// error code. Both keep at most store.MaxCodesPerCell codes per cell, the
+// rest under store.OtherCode.
 //
 // Both share one tiered engine, generic over the cell type: a set holds
 // several tiers of bucket resolution (by default 10 s, 1 min and 1 h), each
