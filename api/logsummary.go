@@ -11,14 +11,15 @@ import (
 	"github.com/noctua-obs/noctua/store"
 )
 
-// How many error codes a row carries.
+// How many error codes a row carries, of its log lines (logs.codes) as of
+// its failed requests (error_codes).
 const (
-	// TopCodesRow is the number of codes in a domain tile, an API row or
-	// a journey row (overview, domain view).
+	// TopCodesRow is the number of codes in a domain tile, an API row, a
+	// journey step or a journey row.
 	TopCodesRow = 5
 	// TopCodesTotal is the number of codes in a view's totals (the
-	// overview's NOC-wide list, a domain view's domain) and /errors'
-	// default.
+	// overview's NOC-wide list, a domain view's domain, a journey view's
+	// journey) and /errors' default.
 	TopCodesTotal = 10
 	// MaxTopCodes bounds /errors' top parameter.
 	MaxTopCodes = 100
