@@ -1,7 +1,7 @@
 // Package api serves Noctua's REST JSON API: the overview, domain and journey
-// views, raw request drill-down, error-code breakdowns and raw log search
-// from the logs, and the caller's identity, all scoped by
-// bearer token (a NOC token sees every domain, a squad token its own domain
+// views, raw request drill-down, error-code breakdowns (of the log lines
+// and of the failed requests), raw log search, and the caller's identity,
+// all scoped by bearer token (a NOC token sees every domain, a squad token its own domain
 // only — enforced here, on the server, for every endpoint).
 //
 // The views (Overview, Domain, Journey) are methods of API so that the REST
@@ -34,8 +34,9 @@ var (
 	ErrNotFound     = errors.New("not found")
 )
 
-// ErrNoLogs is returned by the log endpoints when the store answers no log
-// queries (it is mapped to 501). The views then carry empty log data.
+// ErrNoLogs is returned by /logs when the store answers no log queries (it
+// is mapped to 501). The views then carry empty log data and /errors its
+// span part only (its log part null).
 var ErrNoLogs = errors.New("not implemented: the store answers no log queries")
 
 // Options holds the API's dependencies. Zero values get defaults.
@@ -44,8 +45,8 @@ type Options struct {
 	Now    func() time.Time // default: time.Now
 	// Logs answers the log queries (error codes, raw logs). Default: the
 	// Querier given to New when it implements store.LogQuerier; otherwise
-	// none (a warning is logged, the log endpoints answer ErrNoLogs and the
-	// views carry empty log data).
+	// none (a warning is logged, /logs answers ErrNoLogs, /errors serves
+	// its span part only and the views carry empty log data).
 	Logs store.LogQuerier
 }
 
@@ -99,7 +100,7 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 		if lq, ok := q.(store.LogQuerier); ok {
 			opts.Logs = lq
 		} else {
-			level.Warn(opts.Logger).Log("msg", "store answers no log queries: /api/v1/errors and /api/v1/logs answer 501, views show no log data")
+			level.Warn(opts.Logger).Log("msg", "store answers no log queries: /api/v1/logs answers 501, /api/v1/errors serves spans only, views show no log data")
 		}
 	}
 	a := &API{

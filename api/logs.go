@@ -34,22 +34,29 @@ type ErrorFilter struct {
 }
 
 // ErrorCodesView is the body of GET /api/v1/errors: the error-code
-// breakdown of the logs matching the filter.
+// breakdown of the logs matching the filter (Totals, APIs, Series) and of
+// the requests (Spans).
 type ErrorCodesView struct {
 	From   time.Time   `json:"from"`
 	To     time.Time   `json:"to"`
 	StepMs float64     `json:"step_ms"`
 	Scope  Scope       `json:"scope"`
 	Filter ErrorFilter `json:"filter"`
-	// Totals sums every matching line; its codes are the top codes.
+	// Totals sums every matching line; its codes are the top codes. It is
+	// nil when the store answers no log queries (never a zero summary,
+	// which would read as "no log errors").
 	Totals *LogSummary `json:"totals"`
 	// APIs, when a domain or service is given, has one row per (domain,
 	// service, API) with log lines, most error lines first, then most
-	// lines, then by domain, service and API. Empty otherwise.
+	// lines, then by domain, service and API. Empty otherwise; nil when
+	// the store answers no log queries.
 	APIs []ErrorAPIRow `json:"apis"`
 	// Series, with a step, has one point per step with lines (steps
 	// without lines are omitted); absent without a step or without lines.
 	Series []LogPoint `json:"series,omitempty"`
+	// Spans is the same breakdown of the matching requests' error codes,
+	// from the request rollups; always present.
+	Spans *SpanErrors `json:"spans"`
 }
 
 // ErrorAPIRow is one API's logs in /errors.
@@ -164,20 +171,26 @@ func (a *API) errorCodes(ctx context.Context, s Scope, r *http.Request) (any, er
 	if err != nil {
 		return nil, err
 	}
-	if a.logs == nil {
-		return nil, ErrNoLogs
-	}
 	return a.ErrorCodes(ctx, s, rng, f, top)
 }
 
-// ErrorCodes computes the error-code breakdown of the logs matching f (its
-// Domains must already hold the scope's allowlist) over r, with at most top
-// codes per summary: one log rollup, grouped by API when f names a domain
-// or a service, plus one per step for the series.
+// ErrorCodes computes the error-code breakdown of the logs and of the
+// requests matching f (its Domains must already hold the scope's
+// allowlist) over r, with at most top codes per summary: one log rollup
+// and one request rollup, each grouped by API when f names a domain or a
+// service, plus one of each per step for the series. Without a log querier
+// the log part is nil and the span part is still served.
 func (a *API) ErrorCodes(ctx context.Context, s Scope, r Range, f store.Filter, top int) (*ErrorCodesView, error) {
 	out := &ErrorCodesView{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: s,
 		Filter: errorFilter(f)}
 	perAPI := f.Domain != "" || f.Service != ""
+	var err error
+	if out.Spans, err = a.spanErrors(ctx, s, r, f, perAPI, top); err != nil {
+		return nil, err
+	}
+	if a.logs == nil {
+		return out, nil
+	}
 	var by []store.Dim
 	if perAPI {
 		by = []store.Dim{store.DimDomain, store.DimService, store.DimAPI}

@@ -133,6 +133,9 @@ func TestErrorsEndpoint(t *testing.T) {
 		}
 		checkLogs(t, "pay", ev.APIs[0].LogSummary, logsPay)
 		checkLogs(t, "quote", ev.APIs[1].LogSummary, logsQuote)
+		// The same answer holds the requests' codes (TestErrorsSpans).
+		checkSpans(t, "payments spans", ev.Spans.Totals, spansPayments)
+		checkSpanRows(t, "payments spans", ev.Spans.APIs, []wantSpanRow{{"payments", "pay-svc", "pay", spansPay}, {"payments", "pay-svc", "quote", spansQuote}})
 
 		// top bounds every code list; distinct_codes still counts them all.
 		if code, _ := get(t, srv, "/api/v1/errors?domain=payments&top=1", apitest.NOCToken, fresh(&ev)); code != 200 ||
@@ -185,6 +188,7 @@ func TestErrorsScope(t *testing.T) {
 			t.Fatalf("squad errors: %d", code)
 		}
 		checkLogs(t, "squad totals", ev.Totals, logsPayments)
+		checkSpans(t, "squad spans", ev.Spans.Totals, spansPayments)
 		// pay-bill's login step is registration's: the squad sees its own.
 		if code, _ := get(t, srv, "/api/v1/errors?journey=pay-bill&service=auth-svc", apitest.PayToken, fresh(&ev)); code != 200 ||
 			ev.Totals.Lines != 0 || len(ev.APIs) != 0 {
@@ -423,11 +427,10 @@ func (r requestsOnly) Requests(ctx context.Context, q store.RequestQuery) ([]rec
 func TestLogsWithoutLogStore(t *testing.T) {
 	a := newAPI(t, apitest.Config(t), requestsOnly{memquery.New(apitest.Rows()...)})
 	srv := newServer(t, a)
-	for _, path := range []string{"/api/v1/errors", "/api/v1/logs"} {
-		var e api.ErrorBody
-		if code, _ := get(t, srv, path, apitest.NOCToken, &e); code != http.StatusNotImplemented || !strings.Contains(e.Error, "log") {
-			t.Errorf("GET %s: %d %q, want 501", path, code, e.Error)
-		}
+	// /errors serves its span side (TestErrorsSpansWithoutLogStore).
+	var e api.ErrorBody
+	if code, _ := get(t, srv, "/api/v1/logs", apitest.NOCToken, &e); code != http.StatusNotImplemented || !strings.Contains(e.Error, "log") {
+		t.Errorf("GET /api/v1/logs: %d %q, want 501", code, e.Error)
 	}
 	// The views still work, with empty log data.
 	ov, err := a.Overview(context.Background(), scope("noc", ""), last15m())
