@@ -3,8 +3,9 @@
 // It opens the NOC page in Debian's chromium, waits for live numbers, checks
 // that they keep updating and the journey table's log column, follows the
 // Payments tile to the squad page and checks its API table (with each API's
-// span error codes beside its error %) and its journey table's log column,
-// then one of its journeys and its steps' log and span code columns, saving
+// span error codes beside its error %) and its journey table's log column
+// (clicking a journey's top code filters the Logs panel to that journey and
+// code), then one of its journeys and its steps' log and span code columns, saving
 // a screenshot of each page. It prints one JSON line with what it saw
 // and exits non-zero on any failure.
 import { chromium } from 'playwright-core';
@@ -154,6 +155,25 @@ try {
   }
   seen.domainJourneyTopCodes = domJourneys.rows.filter((r) => r.code).map((r) => `${r.journey}:${r.code}`);
   seen.domainJourneySums = { ...sums, domainTimeouts: domJourneys.timeouts, domainRetries: domJourneys.retries };
+  // Clicking a journey's top log code filters the Logs panel to that
+  // journey and code: the form shows both and every line shown carries
+  // both (the badge is read at click time: live updates may change it).
+  const clickJourney = domJourneys.rows.find((r) => r.code).journey;
+  await page.click(`#journeys tbody tr[data-journey=${JSON.stringify(clickJourney)}] [data-metric="top-code"] .code[data-code]`);
+  const filter = await page.evaluate(() => ({ journey: document.querySelector('#log-filter [name="journey"]').value,
+    code: document.querySelector('#log-filter [name="code"]').value }));
+  if (filter.journey !== clickJourney || !filter.code) throw new Error(`journey code click set the filter to ${JSON.stringify(filter)}, want journey ${clickJourney} and its code`);
+  await page.waitForFunction((f) => {
+    const p = document.getElementById('logs');
+    return p.dataset.journey === f.journey && p.dataset.code === f.code && ['data', 'empty', 'error'].includes(p.dataset.state);
+  }, filter, { timeout: 15000 });
+  const filtered = await page.evaluate(() => ({ state: document.getElementById('logs').dataset.state,
+    status: document.getElementById('logs-status').textContent,
+    rows: [...document.querySelectorAll('#logs-table tbody tr')].map((r) => ({ code: r.dataset.code, journey: r.dataset.journey })) }));
+  if (filtered.state !== 'data' || !filtered.rows.length) throw new Error(`logs panel after the journey code click: ${filtered.state}: ${filtered.status}`);
+  const stray = filtered.rows.filter((r) => r.code !== filter.code || r.journey !== filter.journey);
+  if (stray.length) throw new Error(`logs panel filtered to ${JSON.stringify(filter)} shows ${JSON.stringify(stray.slice(0, 3))}`);
+  seen.journeyCodeClick = { ...filter, rows: filtered.rows.length };
   await page.screenshot({ path: `${outDir}/payments.png`, fullPage: true });
 
   // Follow one of the squad's journeys: each step has its codes, timeouts

@@ -57,13 +57,14 @@
   // the range so that "more" continues where the previous page ended.
   const form = document.getElementById('log-filter');
   form.elements.code.value = Noctua.params.get('code') || '';
+  form.elements.journey.value = Noctua.params.get('journey') || '';
   const more = document.getElementById('logs-more');
   const pageSize = /^\d{1,4}$/.test(Noctua.params.get('logs_limit') || '') ? Noctua.params.get('logs_limit') : '50';
   let page = null; // {query, from, to, next}
   function logQuery() {
     const q = new URLSearchParams({ domain, limit: pageSize });
     const f = form.elements;
-    for (const k of ['code', 'level', 'q']) if (f[k].value.trim()) q.set(k, f[k].value.trim());
+    for (const k of ['journey', 'code', 'level', 'q']) if (f[k].value.trim()) q.set(k, f[k].value.trim());
     if (f.error.checked) q.set('error', 'true');
     return q;
   }
@@ -76,6 +77,9 @@
     try {
       const r = await Noctua.getJSON('/api/v1/logs?' + q.toString());
       page = { query: append ? page.query : logQuery().toString(), from: r.from, to: r.to, next: r.next };
+      // The filter the rows answer, for whoever waits on a click.
+      panel.dataset.journey = r.filter.journey || '';
+      panel.dataset.code = new URLSearchParams(page.query).get('code') || '';
       const tb = document.querySelector('#logs-table tbody');
       const rows = r.logs.map(logRow);
       if (append) tb.append(...rows); else tb.replaceChildren(...rows);
@@ -93,7 +97,7 @@
     }
   }
   function logRow(l) {
-    return el('tr', { class: 'lv-' + (l.level || 'unknown'), 'data-code': l.error_code },
+    return el('tr', { class: 'lv-' + (l.level || 'unknown'), 'data-code': l.error_code, 'data-journey': l.journey },
       el('td', { class: 'ts' }, l.ts.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')),
       el('td', {}, l.level || '–'), el('td', {}, l.service), el('td', {}, l.api || '–'),
       el('td', {}, l.error_code ? codeBadge({ code: l.error_code, class: l.error_class }) : '–',
@@ -102,14 +106,19 @@
       el('td', { class: 'trace' }, l.trace_id || ''));
   }
   form.addEventListener('submit', (ev) => { ev.preventDefault(); loadLogs(false); });
-  // Clicking a code in the codes panel or the API table shows its logs.
-  for (const id of ['codes-list', 'apis']) {
+  // Clicking a code in the codes panel or the API table shows the domain's
+  // lines with it; clicking a journey's top code, that journey's.
+  function showLogs(code, journey) {
+    form.elements.code.value = code;
+    form.elements.journey.value = journey;
+    loadLogs(false);
+    document.getElementById('logs').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  }
+  for (const id of ['codes-list', 'apis', 'journeys']) {
     document.getElementById(id).addEventListener('click', (ev) => {
       const c = ev.target.closest('.code[data-code]');
       if (!c) return;
-      form.elements.code.value = c.dataset.code;
-      loadLogs(false);
-      document.getElementById('logs').scrollIntoView({ behavior: 'smooth', block: 'start' });
+      showLogs(c.dataset.code, id === 'journeys' ? c.closest('tr[data-journey]')?.dataset.journey || '' : '');
     });
   }
   more.addEventListener('click', () => loadLogs(true));
