@@ -144,6 +144,25 @@ type Key struct {
 	Domain, Journey, Service, API string
 }
 
+// Group returns the key of k's group in a query grouped by by: k with only
+// the dimensions by names.
+func (k Key) Group(by []Dim) Key {
+	var g Key
+	for _, d := range by {
+		switch d {
+		case DimDomain:
+			g.Domain = k.Domain
+		case DimJourney:
+			g.Journey = k.Journey
+		case DimService:
+			g.Service = k.Service
+		case DimAPI:
+			g.API = k.API
+		}
+	}
+	return g
+}
+
 // Series is one group's points, in time order. Buckets with no requests are
 // omitted.
 type Series struct {

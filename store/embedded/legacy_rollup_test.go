@@ -12,39 +12,11 @@ import (
 
 	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
+	"github.com/noctua-obs/noctua/store/storetest"
 )
 
 // legacyT0 is the start of the rows of store/rollup/testdata/requests-v1*.bin.
 var legacyT0 = time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
-
-// legacyRows are the rows whose rollup cells store/rollup/testdata holds
-// in the format written before request cells kept error codes (NRU1 for a
-// whole set, NRB1 for a block): 2 domains × 3 APIs over 3 minutes from
-// legacyT0, one row in five failed with a code (a copy of the rollup
-// package's legacyRows, which wrote them).
-func legacyRows() []record.Request {
-	var rs []record.Request
-	classes := []string{record.ClassBusiness, record.ClassApplication, record.ClassSystem}
-	for i := range 600 {
-		r := record.Request{
-			TS:       legacyT0.UnixNano() + int64(i)*int64(300*time.Millisecond),
-			Domain:   fmt.Sprintf("d%d", i%2),
-			Journey:  "j",
-			Service:  "s",
-			API:      fmt.Sprintf("a%d", i%3),
-			Duration: time.Duration(10+i%90) * time.Millisecond,
-			Apdex:    record.ApdexSatisfied,
-			UserHash: fmt.Sprintf("u%d", i%40),
-		}
-		if i%5 == 0 {
-			r.Error, r.Apdex = true, record.ApdexFrustrated
-			r.ErrorClass = classes[i%3]
-			r.ErrorCode = fmt.Sprintf("E%d", i%7)
-		}
-		rs = append(rs, r)
-	}
-	return rs
-}
 
 // legacyQueries are the rollup queries the test compares: totals, per
 // (domain, API), and a per-minute series per domain.
@@ -235,3 +207,7 @@ func TestLegacyRollupFile(t *testing.T) {
 		})
 	}
 }
+
+// legacyRows are the rows store/rollup/testdata/requests-v1*.bin were
+// written from.
+func legacyRows() []record.Request { return storetest.LegacyRequestRows(legacyT0) }

@@ -93,7 +93,7 @@ func TestRequestCodesMatchBruteForce(t *testing.T) {
 					want := bruteCodes(rows, func(r *record.Request) bool {
 						k := store.Key{Domain: r.Domain, Journey: r.Journey, Service: r.Service, API: r.API}
 						return r.TS >= p.TS.UnixNano() && r.TS < p.TS.Add(win).UnixNano() && r.TS < q.To.UnixNano() &&
-							q.Filter.Match(r.Domain, r.Journey, r.Service, r.API) && groupKey(k, qq.by) == sr.Key
+							q.Filter.Match(r.Domain, r.Journey, r.Service, r.API) && k.Group(qq.by) == sr.Key
 					})
 					if fmt.Sprint(p.Codes) != fmt.Sprint(want) {
 						t.Fatalf("%s %v %v at %v: codes\n%v\nwant\n%v", set.name, qq.by, sr.Key, p.TS, p.Codes, want)

@@ -257,7 +257,7 @@ func (e *engine[C]) query(q store.RollupQuery) (*result[C], error) {
 			groupOf[id] = -1
 			continue
 		}
-		g := groupKey(k, q.GroupBy)
+		g := k.Group(q.GroupBy)
 		gid, ok := groupIDs[g]
 		if !ok {
 			gid = int32(len(groups))

@@ -1,37 +1,11 @@
 package rollup
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store/storetest"
 )
 
-// legacyRows are the rows whose cells testdata/requests-v1.bin (a whole
-// set, MarshalBinary) and testdata/requests-v1-block.bin (TakeBlock) hold,
-// as the request rollup encoded them before cells kept error codes (format
-// NRU1/NRB1): 2 domains × 3 APIs over 3 minutes from t0, one row in five
-// failed with a code.
-func legacyRows() []record.Request {
-	var rs []record.Request
-	classes := []string{record.ClassBusiness, record.ClassApplication, record.ClassSystem}
-	for i := range 600 {
-		r := record.Request{
-			TS:       t0.UnixNano() + int64(i)*int64(300*time.Millisecond),
-			Domain:   fmt.Sprintf("d%d", i%2),
-			Journey:  "j",
-			Service:  "s",
-			API:      fmt.Sprintf("a%d", i%3),
-			Duration: time.Duration(10+i%90) * time.Millisecond,
-			Apdex:    record.ApdexSatisfied,
-			UserHash: fmt.Sprintf("u%d", i%40),
-		}
-		if i%5 == 0 {
-			r.Error, r.Apdex = true, record.ApdexFrustrated
-			r.ErrorClass = classes[i%3]
-			r.ErrorCode = fmt.Sprintf("E%d", i%7)
-		}
-		rs = append(rs, r)
-	}
-	return rs
-}
+// legacyRows are the rows testdata/requests-v1.bin (a whole set,
+// MarshalBinary) and testdata/requests-v1-block.bin (TakeBlock) were
+// written from, in the format of before cells kept error codes.
+func legacyRows() []record.Request { return storetest.LegacyRequestRows(t0) }

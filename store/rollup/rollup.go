@@ -181,23 +181,6 @@ func (s *Set) Query(q store.RollupQuery) ([]store.Series, error) {
 		func(k store.Key, pts []store.Point) store.Series { return store.Series{Key: k, Points: pts} }), nil
 }
 
-func groupKey(k store.Key, by []store.Dim) store.Key {
-	var g store.Key
-	for _, d := range by {
-		switch d {
-		case store.DimDomain:
-			g.Domain = k.Domain
-		case store.DimJourney:
-			g.Journey = k.Journey
-		case store.DimService:
-			g.Service = k.Service
-		case store.DimAPI:
-			g.API = k.API
-		}
-	}
-	return g
-}
-
 // piece asks for the buckets of one tier starting in [from, to).
 type piece struct {
 	tier     int

@@ -76,7 +76,7 @@ func TestQueryMatchesBruteForce(t *testing.T) {
 				if r.TS < q.From.UnixNano() || r.TS >= q.To.UnixNano() || r.Service != "s1" {
 					continue
 				}
-				g := groupKey(store.Key{Domain: r.Domain, Journey: r.Journey, Service: r.Service, API: r.API}, by)
+				g := store.Key{Domain: r.Domain, Journey: r.Journey, Service: r.Service, API: r.API}.Group(by)
 				w := q.From.UnixNano()
 				if q.Step > 0 {
 					w += (r.TS - w) / int64(q.Step) * int64(q.Step)

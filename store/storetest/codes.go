@@ -83,7 +83,7 @@ func testCodes(t *testing.T, s RequestBackend) {
 					}
 					want := aggregate(ds.Rows, func(r *record.Request) bool {
 						return r.TS >= p.TS.UnixNano() && r.TS < end.UnixNano() && c.f.Match(r.Domain, r.Journey, r.Service, r.API) &&
-							groupOf(r, c.by) == sr.Key
+							store.Key{Domain: r.Domain, Journey: r.Journey, Service: r.Service, API: r.API}.Group(c.by) == sr.Key
 					})
 					what := fmt.Sprintf("%v at %v", sr.Key, p.TS)
 					if p.Count != want.count || p.Errors != want.errors {
@@ -99,24 +99,6 @@ func testCodes(t *testing.T, s RequestBackend) {
 			}
 		})
 	}
-}
-
-// groupOf is the key of r's group under by.
-func groupOf(r *record.Request, by []store.Dim) store.Key {
-	var k store.Key
-	for _, d := range by {
-		switch d {
-		case store.DimDomain:
-			k.Domain = r.Domain
-		case store.DimJourney:
-			k.Journey = r.Journey
-		case store.DimService:
-			k.Service = r.Service
-		case store.DimAPI:
-			k.API = r.API
-		}
-	}
-	return k
 }
 
 // Codes of codeOverflowRows.

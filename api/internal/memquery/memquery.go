@@ -86,7 +86,7 @@ func rollup[R, P, S any](q *Querier, rq store.RollupQuery, of func(*Querier) []R
 		if ts < from || ts >= to || !rq.Filter.Match(k.Domain, k.Journey, k.Service, k.API) {
 			continue
 		}
-		g := groupKey(rq.GroupBy, k)
+		g := k.Group(rq.GroupBy)
 		if groups[g] == nil {
 			groups[g] = map[int64][]*R{}
 		}
@@ -112,24 +112,6 @@ func rollup[R, P, S any](q *Querier, rq store.RollupQuery, of func(*Querier) []R
 		out[i] = series(k, ps)
 	}
 	return out, nil
-}
-
-// groupKey keeps the dimensions of k that by names.
-func groupKey(by []store.Dim, k store.Key) store.Key {
-	var g store.Key
-	for _, d := range by {
-		switch d {
-		case store.DimDomain:
-			g.Domain = k.Domain
-		case store.DimJourney:
-			g.Journey = k.Journey
-		case store.DimService:
-			g.Service = k.Service
-		case store.DimAPI:
-			g.API = k.API
-		}
-	}
-	return g
 }
 
 func compareKeys(a, b store.Key) int {
