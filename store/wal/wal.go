@@ -129,10 +129,9 @@ type WAL struct {
 	lastSeq uint64     // last sequence number written (0: none)
 
 	// owned by the writer goroutine
-	f      *os.File
-	direct bool   // f bypasses the page cache: writes are aligned (package direct)
-	buf    []byte // aligned; when direct, it starts with the active segment's last partial block
-	tail   int    // bytes of that partial block at the start of buf
+	f    *direct.File
+	buf  []byte // aligned; when f is direct, it starts with the active segment's last partial block
+	tail int    // bytes of that partial block at the start of buf
 
 	bytes  atomic.Int64
 	broken atomic.Pointer[error]
@@ -314,13 +313,13 @@ func (w *WAL) openActive() error {
 		return w.newSegment()
 	}
 	s := w.segs[len(w.segs)-1]
-	f, isDirect, err := direct.OpenFile(s.path, os.O_WRONLY, 0o644)
+	f, err := direct.OpenFile(s.path, os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("wal: open active segment: %w", err)
 	}
-	w.f, w.direct = f, isDirect
+	w.f = f
 	w.buf, w.tail = direct.Buffer(1<<20), 0
-	if w.direct {
+	if w.f.Direct {
 		// A direct write starts on a block boundary: the next one rewrites
 		// the segment's last partial block, so keep it.
 		w.tail = int(s.size - direct.AlignDown(s.size))
@@ -370,7 +369,7 @@ func (w *WAL) newSegment() error {
 	first := w.lastSeq + 1
 	w.mu.Unlock()
 	path := filepath.Join(w.dir, fmt.Sprintf("%020d%s", first, segSuffix))
-	f, isDirect, err := direct.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := direct.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("wal: create segment: %w", err)
 	}
@@ -378,7 +377,7 @@ func (w *WAL) newSegment() error {
 		f.Close()
 		return err
 	}
-	w.f, w.direct = f, isDirect
+	w.f = f
 	if cap(w.buf) == 0 {
 		w.buf = direct.Buffer(1 << 20)
 	}
@@ -491,34 +490,24 @@ func (w *WAL) writeGroup(group []*request) error {
 		buf = append(buf, r.payload...)
 	}
 	n := len(buf) - w.tail // new bytes
-	out, at := buf, size
-	if w.direct {
-		out = buf[:direct.AlignUp(int64(len(buf)))]
-		clear(out[len(buf):])
+	at := size             // buf holds a tail only on a direct file
+	if w.f.Direct {
 		at = direct.AlignDown(size)
 	}
-	_, err := w.f.WriteAt(out, at)
-	if err != nil && w.direct && direct.Refused(err) {
-		// The file system took O_DIRECT at open but not this write: go on
-		// through the page cache, writing only the new bytes.
-		level.Warn(w.opts.Logger).Log("msg", "direct write refused; wal writes through the page cache from now on", "segment", w.f.Name(), "err", err)
-		f, rerr := direct.Buffered(w.f)
-		if rerr != nil {
-			return w.breakWith(fmt.Errorf("wal: %w", rerr))
-		}
-		w.f, w.direct = f, false
-		_, err = w.f.WriteAt(buf[w.tail:], size)
+	fellBack, err := w.f.WriteAt(buf, at)
+	if fellBack {
+		level.Warn(w.opts.Logger).Log("msg", "direct write refused; wal writes through the page cache from now on", "segment", w.f.Name())
 	}
 	if err != nil {
 		return w.breakWith(fmt.Errorf("wal: write: %w", err))
 	}
-	if err := fsync.Data(w.f); err != nil {
+	if err := fsync.Data(w.f.File); err != nil {
 		return w.breakWith(fmt.Errorf("wal: fsync: %w", err))
 	}
 	// Keep the new last partial block at the start of the buffer; drop a
 	// buffer grown far past the group limit.
 	w.tail = 0
-	if w.direct {
+	if w.f.Direct {
 		full := int(direct.AlignDown(int64(len(buf))))
 		w.tail = copy(buf, buf[full:])
 	}

@@ -265,7 +265,7 @@ func TestDirectPaddingSurvivesCrash(t *testing.T) {
 	dir := t.TempDir()
 	w := openT(t, dir, Options{SegmentBytes: 64 << 10})
 	defer w.Close()
-	if !w.direct {
+	if !w.f.Direct {
 		t.Logf("no O_DIRECT in %s: checking the buffered path only", dir)
 	}
 	want := map[uint64]string{}
@@ -290,14 +290,14 @@ func TestDirectPaddingSurvivesCrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w.direct && len(b)%4096 == 0 && b[len(b)-1] == 0 {
+		if w.f.Direct && len(b)%4096 == 0 && b[len(b)-1] == 0 {
 			padded = true
 		}
 		if err := os.WriteFile(filepath.Join(crashed, filepath.Base(p)), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if w.direct && !padded {
+	if w.f.Direct && !padded {
 		t.Fatal("the active segment holds no padding: the test checks nothing")
 	}
 
@@ -336,7 +336,7 @@ func TestDirectPaddingSurvivesCrash(t *testing.T) {
 func TestDirectRefusedFallsBack(t *testing.T) {
 	dir := t.TempDir()
 	w := openT(t, dir, Options{})
-	if !w.direct {
+	if !w.f.Direct {
 		w.Close()
 		t.Skip("no O_DIRECT here: nothing to refuse")
 	}
@@ -354,7 +354,7 @@ func TestDirectRefusedFallsBack(t *testing.T) {
 	mis := make([]byte, 1, 1<<20+1)[1:1]
 	w.buf = append(mis, w.buf[:w.tail]...)
 	put("refused, then buffered")
-	if w.direct {
+	if w.f.Direct {
 		t.Fatal("still direct after a refused write: the test checks nothing")
 	}
 	put("after")

@@ -9,7 +9,7 @@
 //
 // O_DIRECT wants the buffer, the file offset and the length aligned to the
 // device's block: Align bytes here. Where a file system refuses O_DIRECT
-// (tmpfs, some overlay file systems) or on other platforms, Open falls
+// (tmpfs, some overlay file systems) or on other platforms, OpenFile falls
 // back to an ordinary file and the callers write as usual.
 package direct
 
@@ -43,29 +43,52 @@ func Buffer(n int) []byte {
 	return b[off : off : off+n]
 }
 
-// OpenFile opens path for writing as os.OpenFile does, with O_DIRECT when
-// the platform and the file system allow it; direct reports which. A
-// direct file must be written with aligned buffers, offsets and lengths.
-func OpenFile(path string, flag int, perm os.FileMode) (f *os.File, direct bool, err error) {
-	if f, err := openDirect(path, flag, perm); err == nil {
-		return f, true, nil
-	}
-	f, err = os.OpenFile(path, flag, perm)
-	return f, false, err
+// File is a file opened for writing by OpenFile.
+type File struct {
+	*os.File
+	// Direct reports whether writes bypass the page cache: they must then
+	// be aligned (see WriteAt).
+	Direct bool
 }
 
-// Refused reports whether err is how a file system refuses a direct write
-// it accepted the open for (EINVAL: an alignment it wants larger than
-// Align). The caller should reopen the file with Buffered and write again.
-func Refused(err error) bool { return errors.Is(err, syscall.EINVAL) }
-
-// Buffered reopens f's file for writing through the page cache and closes
-// f.
-func Buffered(f *os.File) (*os.File, error) {
-	nf, err := os.OpenFile(f.Name(), os.O_WRONLY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("reopen %s without O_DIRECT: %w", f.Name(), err)
+// OpenFile opens path for writing as os.OpenFile does, with O_DIRECT when
+// the platform and the file system allow it.
+func OpenFile(path string, flag int, perm os.FileMode) (*File, error) {
+	if f, err := openDirect(path, flag, perm); err == nil {
+		return &File{File: f, Direct: true}, nil
 	}
-	f.Close()
-	return nf, nil
+	f, err := os.OpenFile(path, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &File{File: f}, nil
+}
+
+// WriteAt writes b, whose first byte belongs at file offset off. On a
+// direct file off must be aligned and b's capacity reach AlignUp(len(b)):
+// the write is padded with zeros to the alignment, and whoever ends the
+// file cuts them (Truncate). A direct write the file system refuses after
+// accepting O_DIRECT at open (EINVAL: it wants a larger alignment) is done
+// again through the page cache, and f stays buffered from then on;
+// fellBack reports that.
+func (f *File) WriteAt(b []byte, off int64) (fellBack bool, err error) {
+	if !f.Direct {
+		_, err := f.File.WriteAt(b, off)
+		return false, err
+	}
+	n := len(b)
+	b = b[:AlignUp(int64(n))]
+	clear(b[n:])
+	_, err = f.File.WriteAt(b, off)
+	if err == nil || !errors.Is(err, syscall.EINVAL) {
+		return false, err
+	}
+	nf, rerr := os.OpenFile(f.Name(), os.O_WRONLY, 0)
+	if rerr != nil {
+		return false, fmt.Errorf("reopen %s without O_DIRECT: %w (after %w)", f.Name(), rerr, err)
+	}
+	f.File.Close()
+	f.File, f.Direct = nf, false
+	_, err = f.File.WriteAt(b[:n], off)
+	return true, err
 }

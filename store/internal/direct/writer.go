@@ -12,11 +12,10 @@ import (
 // with O_DIRECT where the file system allows it, and makes it durable on
 // Sync. It is not safe for concurrent use.
 type Writer struct {
-	f      *os.File
-	direct bool
-	buf    []byte
-	off    int64 // file offset of buf[0]
-	err    error // the first write error, or errSynced; every later call returns it
+	f   *File
+	buf []byte
+	off int64 // file offset of buf[0]
+	err error // the first write error, or errSynced; every later call returns it
 }
 
 var errSynced = errors.New("direct: write after Sync")
@@ -24,15 +23,15 @@ var errSynced = errors.New("direct: write after Sync")
 // Create creates (or truncates) path for a Writer whose buffer holds
 // bufBytes (rounded up to Align).
 func Create(path string, bufBytes int) (*Writer, error) {
-	f, direct, err := OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return &Writer{f: f, direct: direct, buf: Buffer(bufBytes)}, nil
+	return &Writer{f: f, buf: Buffer(bufBytes)}, nil
 }
 
 // Direct reports whether the file bypasses the page cache.
-func (w *Writer) Direct() bool { return w.direct }
+func (w *Writer) Direct() bool { return w.f.Direct }
 
 // Write buffers p, writing whole buffers out as they fill.
 func (w *Writer) Write(p []byte) (int, error) {
@@ -58,22 +57,8 @@ func (w *Writer) flush() {
 		return
 	}
 	n := len(w.buf)
-	out := w.buf
-	if w.direct {
-		// The file's end: pad to the alignment, cut back below.
-		out = w.buf[:AlignUp(int64(n))]
-		clear(out[n:])
-	}
-	_, err := w.f.WriteAt(out, w.off)
-	if err != nil && w.direct && Refused(err) {
-		// Accepted at open, refused at write: go on through the page cache.
-		var f *os.File
-		if f, err = Buffered(w.f); err == nil {
-			w.f, w.direct = f, false
-			_, err = w.f.WriteAt(w.buf, w.off)
-		}
-	}
-	if err != nil {
+	// A full buffer is aligned; the file's end is padded, and cut by Sync.
+	if _, err := w.f.WriteAt(w.buf, w.off); err != nil {
 		w.err = fmt.Errorf("write %s: %w", w.f.Name(), err)
 		return
 	}
@@ -91,13 +76,13 @@ func (w *Writer) Sync() error {
 	if w.err != nil {
 		return w.err
 	}
-	if w.direct && w.off != AlignUp(w.off) {
+	if w.f.Direct && w.off != AlignUp(w.off) {
 		if err := w.f.Truncate(w.off); err != nil {
 			w.err = fmt.Errorf("truncate %s: %w", w.f.Name(), err)
 			return w.err
 		}
 	}
-	if err := fsync.Data(w.f); err != nil {
+	if err := fsync.Data(w.f.File); err != nil {
 		w.err = err
 		return err
 	}
