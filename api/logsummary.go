@@ -74,10 +74,30 @@ type CodeShare struct {
 // logAgg accumulates log aggregates; the zero value is empty.
 type logAgg struct {
 	store.LogAggregate
-	codes map[codeKey]int64
+	codes codeCounts
 }
 
 type codeKey struct{ code, class string }
+
+// codeCounts sums the code counts of many aggregates (of log lines or of
+// failed requests).
+type codeCounts map[codeKey]int64
+
+func (c codeCounts) add(cs []store.CodeCount) {
+	for _, cc := range cs {
+		c[codeKey{cc.Code, cc.Class}] += cc.Count
+	}
+}
+
+// sorted returns the codes in store.SortCodes order.
+func (c codeCounts) sorted() []store.CodeCount {
+	out := make([]store.CodeCount, 0, len(c))
+	for k, n := range c {
+		out = append(out, store.CodeCount{Code: k.code, Class: k.class, Count: n})
+	}
+	store.SortCodes(out)
+	return out
+}
 
 // add merges ag into l.
 func (l *logAgg) add(ag store.LogAggregate) {
@@ -88,7 +108,7 @@ func (l *logAgg) add(ag store.LogAggregate) {
 	if l.ErrorsByClass == nil {
 		l.ErrorsByClass = map[string]int64{}
 		l.ByLevel = map[string]int64{}
-		l.codes = map[codeKey]int64{}
+		l.codes = codeCounts{}
 	}
 	for c, n := range ag.ErrorsByClass {
 		l.ErrorsByClass[c] += n
@@ -96,9 +116,7 @@ func (l *logAgg) add(ag store.LogAggregate) {
 	for lv, n := range ag.ByLevel {
 		l.ByLevel[lv] += n
 	}
-	for _, c := range ag.Codes {
-		l.codes[codeKey{c.Code, c.Class}] += c.Count
-	}
+	l.codes.add(ag.Codes)
 }
 
 // addSeries merges every point of s into l.
@@ -108,28 +126,10 @@ func (l *logAgg) addSeries(s store.LogSeries) {
 	}
 }
 
-// sortedCodes returns l's codes most frequent first, ties by code then class.
-func (l *logAgg) sortedCodes() []store.CodeCount {
-	out := make([]store.CodeCount, 0, len(l.codes))
-	for k, n := range l.codes {
-		out = append(out, store.CodeCount{Code: k.code, Class: k.class, Count: n})
-	}
-	slices.SortFunc(out, func(a, b store.CodeCount) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code), cmp.Compare(a.Class, b.Class))
-	})
-	return out
-}
-
 // summary returns l as JSON with at most top codes.
 func (l *logAgg) summary(top int) *LogSummary {
 	s := &LogSummary{Lines: l.Lines, Errors: l.Errors, Timeouts: l.Timeouts, Retries: l.Retries,
-		ErrorsByClass: map[string]int64{}, ByLevel: map[string]int64{}, Codes: []CodeShare{}}
-	for _, c := range record.Classes {
-		s.ErrorsByClass[c] = 0
-	}
-	for c, n := range l.ErrorsByClass {
-		s.ErrorsByClass[c] += n
-	}
+		ErrorsByClass: classCounts(l.ErrorsByClass), ByLevel: map[string]int64{}, Codes: []CodeShare{}}
 	for _, lv := range logLevels {
 		s.ByLevel[lv] = 0
 	}
@@ -140,7 +140,7 @@ func (l *logAgg) summary(top int) *LogSummary {
 		}
 		s.ByLevel[lv] += n
 	}
-	codes := l.sortedCodes()
+	codes := l.codes.sorted()
 	s.DistinctCodes = len(codes)
 	for _, c := range codes[:min(top, len(codes))] {
 		s.Codes = append(s.Codes, CodeShare{Code: c.Code, Class: c.Class, Count: c.Count, Share: share(c.Count, l.Errors)})

@@ -68,7 +68,7 @@ type SpanPoint struct {
 type spanAgg struct {
 	requests, errors int64
 	byClass          map[string]int64
-	codes            map[codeKey]int64
+	codes            codeCounts
 }
 
 // add merges ag into s.
@@ -77,14 +77,12 @@ func (s *spanAgg) add(ag store.Aggregate) {
 	s.errors += ag.Errors
 	if s.byClass == nil {
 		s.byClass = map[string]int64{}
-		s.codes = map[codeKey]int64{}
+		s.codes = codeCounts{}
 	}
 	for c, n := range ag.ErrorsByClass {
 		s.byClass[c] += n
 	}
-	for _, c := range ag.Codes {
-		s.codes[codeKey{c.Code, c.Class}] += c.Count
-	}
+	s.codes.add(ag.Codes)
 }
 
 // addSeries merges every point of sr into s.
@@ -100,13 +98,7 @@ func (s *spanAgg) summary(top int) *SpanSummary {
 	if s.requests > 0 {
 		out.ErrorPct = 100 * float64(s.errors) / float64(s.requests)
 	}
-	codes := make([]store.CodeCount, 0, len(s.codes))
-	for k, n := range s.codes {
-		codes = append(codes, store.CodeCount{Code: k.code, Class: k.class, Count: n})
-	}
-	slices.SortFunc(codes, func(a, b store.CodeCount) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code), cmp.Compare(a.Class, b.Class))
-	})
+	codes := s.codes.sorted()
 	out.DistinctCodes = len(codes)
 	out.Codes = errorCodes(store.Aggregate{Count: s.requests, Errors: s.errors, Codes: codes}, top)
 	return out

@@ -7,8 +7,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/noctua-obs/noctua/record"
@@ -249,6 +251,14 @@ type CodeCount struct {
 	Code  string
 	Class string
 	Count int64
+}
+
+// SortCodes puts cs in the order of Aggregate.Codes and
+// LogAggregate.Codes: most frequent first, ties by code, then class.
+func SortCodes(cs []CodeCount) {
+	slices.SortFunc(cs, func(a, b CodeCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code), cmp.Compare(a.Class, b.Class))
+	})
 }
 
 // LogQuery asks for raw log rows, newest first.

@@ -1,9 +1,7 @@
 package rollup
 
 import (
-	"cmp"
 	"encoding/binary"
-	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -108,9 +106,7 @@ func (c *codeSet) counts() []store.CodeCount {
 	if c.other > 0 {
 		out = append(out, store.CodeCount{Code: store.OtherCode, Count: c.other})
 	}
-	slices.SortFunc(out, func(x, y store.CodeCount) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Code, y.Code), cmp.Compare(x.Class, y.Class))
-	})
+	store.SortCodes(out)
 	return out
 }
 

@@ -61,9 +61,7 @@ func logAggregate(ls []*record.Log) store.LogAggregate {
 	for k, n := range codes {
 		ag.Codes = append(ag.Codes, store.CodeCount{Code: k.code, Class: k.class, Count: n})
 	}
-	slices.SortFunc(ag.Codes, func(a, b store.CodeCount) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code), cmp.Compare(a.Class, b.Class))
-	})
+	store.SortCodes(ag.Codes)
 	return ag
 }
 

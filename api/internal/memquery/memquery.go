@@ -207,9 +207,7 @@ func requestCodes(rs []*record.Request) []store.CodeCount {
 	if other > 0 {
 		out = append(out, store.CodeCount{Code: store.OtherCode, Count: other})
 	}
-	slices.SortFunc(out, func(a, b store.CodeCount) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Code, b.Code), cmp.Compare(a.Class, b.Class))
-	})
+	store.SortCodes(out)
 	return out
 }
 
