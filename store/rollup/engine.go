@@ -92,10 +92,10 @@ func (t *tier[C]) bucket(start int64, create bool) *bucket[C] {
 // engine is a tiered rollup of cells of type C per key. Its exported
 // wrappers (Set, LogSet) lock mu around every method.
 type engine[C any] struct {
-	kind       kind[C]
-	magic      string   // of the persisted format (MarshalBinary)
-	blockMagic string   // of the cells of one block (TakeBlock)
-	formats    []format // read by UnmarshalMerge: the two above, then older ones
+	kind kind[C]
+	// formats are read by UnmarshalMerge: first the one MarshalBinary
+	// writes, then the one of a block's cells (TakeBlock), then older ones.
+	formats []format
 
 	mu      sync.RWMutex
 	tiers   []*tier[C] // finest first
@@ -121,7 +121,7 @@ func (e *engine[C]) init(tiers []Tier, k kind[C], full, block format, legacy ...
 	if len(tiers) == 0 {
 		tiers = DefaultTiers(0)
 	}
-	e.kind, e.magic, e.blockMagic = k, full.magic, block.magic
+	e.kind = k
 	e.formats = append([]format{full, block}, legacy...)
 	e.keyIDs = make(map[store.Key]uint32)
 	e.maxTS = math.MinInt64
@@ -401,7 +401,7 @@ func (e *engine[C]) decompose(a, b int64, ti int, dst []piece) []piece {
 func (e *engine[C]) MarshalBinary() ([]byte, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	b := append(make([]byte, 0, 64+e.cells*256), e.magic...)
+	b := append(make([]byte, 0, 64+e.cells*256), e.formats[0].magic...)
 	b = binary.AppendUvarint(b, uint64(e.cells))
 	var err error
 	for _, t := range e.tiers {

@@ -83,7 +83,7 @@ func (e *engine[C]) pendingCell(ts int64, id uint32) *C {
 func (e *engine[C]) TakeBlock() encoding.BinaryMarshaler {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	blk := &blockCells[C]{kind: e.kind, magic: e.blockMagic, res: e.tiers[0].res,
+	blk := &blockCells[C]{kind: e.kind, magic: e.formats[1].magic, res: e.tiers[0].res,
 		keys: e.keys[:len(e.keys):len(e.keys)], buckets: e.pending.buckets}
 	for start, b := range blk.buckets {
 		for i, id := range b.ids {
