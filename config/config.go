@@ -104,12 +104,37 @@ type Domain struct {
 	Squad    string        `yaml:"squad"`
 	ApdexT   time.Duration `yaml:"apdex_t"` // default T for the domain's APIs
 	Services []Service     `yaml:"services"`
+	// Probes are the network probe targets (blackbox_exporter) whose
+	// health belongs to this domain.
+	Probes []Probe `yaml:"probes"`
+	// KafkaGroups are the Kafka consumer groups this domain owns.
+	KafkaGroups []KafkaGroup `yaml:"kafka_groups"`
+}
+
+// Probe maps a network probe target to its domain and, optionally, to the
+// journey or API whose path it checks.
+type Probe struct {
+	Target  string `yaml:"target"` // as the probe reports it: URL or host:port
+	Journey string `yaml:"journey"`
+	API     string `yaml:"api"`
+}
+
+// KafkaGroup maps a consumer group, by exact name or regular expression,
+// to its domain and optionally a journey.
+type KafkaGroup struct {
+	Group   string `yaml:"group"`
+	Pattern string `yaml:"pattern"`
+	Journey string `yaml:"journey"`
 }
 
 // Service is a deployable owned by a domain.
 type Service struct {
 	Name string `yaml:"name"`
 	APIs []API  `yaml:"apis"`
+	// Hosts are the hosts (as node_exporter's instance or the scrape
+	// target's host label names them) that serve this service. A host may
+	// serve several services.
+	Hosts []string `yaml:"hosts"`
 }
 
 // API is a named route or operation of a service.

@@ -149,6 +149,7 @@ func (c *Config) validateDomains(p *problems) map[string]bool {
 		if d.ApdexT < 0 {
 			p.add(path+".apdex_t", "must be positive")
 		}
+		c.validateSampleOwners(p, path, d)
 		for j, s := range d.Services {
 			spath := fmt.Sprintf("%s.services[%d]", path, j)
 			if s.Name == "" {
@@ -193,6 +194,26 @@ func (c *Config) validateJourneys(p *problems, pairs map[string]bool) {
 		for k, s := range j.Steps {
 			if !pairs[s.Service+"\x00"+s.API] {
 				p.add(fmt.Sprintf("%s.steps[%d]", path, k), "no API %q in service %q", s.API, s.Service)
+			}
+		}
+	}
+}
+
+// validateSampleOwners checks a domain's probe targets and consumer groups.
+func (c *Config) validateSampleOwners(p *problems, path string, d Domain) {
+	for i, pr := range d.Probes {
+		if pr.Target == "" {
+			p.add(fmt.Sprintf("%s.probes[%d].target", path, i), "must not be empty")
+		}
+	}
+	for i, g := range d.KafkaGroups {
+		gpath := fmt.Sprintf("%s.kafka_groups[%d]", path, i)
+		switch {
+		case (g.Group == "") == (g.Pattern == ""):
+			p.add(gpath, "set exactly one of group and pattern")
+		case g.Pattern != "":
+			if _, err := regexp.Compile(g.Pattern); err != nil {
+				p.add(gpath+".pattern", "%v", err)
 			}
 		}
 	}

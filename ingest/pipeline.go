@@ -57,7 +57,8 @@ func (m *Metrics) Reject(source, reason string, n int) {
 type Pipeline struct {
 	norm    *transform.Normaliser
 	app     store.Appender
-	logs    store.LogAppender // nil until WithLogs
+	logs    store.LogAppender    // nil until WithLogs
+	samples store.SampleAppender // nil until WithSamples
 	metrics *Metrics
 	slots   chan struct{}
 }
@@ -77,6 +78,17 @@ func (p *Pipeline) WithLogs(app store.LogAppender) *Pipeline {
 	p.logs = app
 	return p
 }
+
+// WithSamples makes the pipeline store sample rows through app and returns
+// p. Call it before the pipeline is shared.
+func (p *Pipeline) WithSamples(app store.SampleAppender) *Pipeline {
+	p.samples = app
+	return p
+}
+
+// ErrNoSampleStore is returned by ConsumeSamples when the pipeline was built
+// without a sample store (see WithSamples).
+var ErrNoSampleStore = errors.New("ingest: no sample store configured")
 
 // Metrics returns the pipeline's counters, for collectors to count rejections.
 func (p *Pipeline) Metrics() *Metrics { return p.metrics }
@@ -137,5 +149,37 @@ func (p *Pipeline) ConsumeLogs(ctx context.Context, source string, ls []record.L
 		return fmt.Errorf("ingest: store append logs: %w", err)
 	}
 	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(ls)))
+	return nil
+}
+
+// ConsumeSamples implements SampleConsumer. It shares the pipeline's
+// admission slots with ConsumeRequests.
+func (p *Pipeline) ConsumeSamples(ctx context.Context, source string, ss []record.Sample) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	if p.samples == nil {
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ss)))
+		return ErrNoSampleStore
+	}
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ss)))
+		return ErrOverloaded
+	}
+	defer func() { <-p.slots }()
+	for i := range ss {
+		ss[i].Source = source
+	}
+	p.norm.Samples(ss)
+	if err := p.samples.AppendSamples(ctx, ss); err != nil {
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ss)))
+		if errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed) {
+			return fmt.Errorf("%w: %w", ErrOverloaded, err)
+		}
+		return fmt.Errorf("ingest: store append samples: %w", err)
+	}
+	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(ss)))
 	return nil
 }

@@ -115,3 +115,76 @@ type Log struct {
 	Message         string
 	Labels          string // stream labels in Prometheus form: {a="b", c="d"}
 }
+
+// SampleKind says how a sample's value behaves over time.
+type SampleKind uint8
+
+// Sample kinds. A gauge may go up and down (CPU %, lag); a counter only
+// grows until it is reset (bytes sent), so its rate is taken per series
+// before any aggregation.
+const (
+	KindGauge   SampleKind = 0
+	KindCounter SampleKind = 1
+)
+
+// String returns "gauge" or "counter".
+func (k SampleKind) String() string {
+	if k == KindCounter {
+		return "counter"
+	}
+	return "gauge"
+}
+
+// Label is one name/value pair of a sample's labels.
+type Label struct {
+	Name, Value string
+}
+
+// Sample is one value of a metric-like series: a row of the samples table.
+// Host metrics, network probes, Kafka lag and OTLP metrics all arrive as
+// samples, each under its own Name (for example "host_cpu_utilisation_pct"
+// or "kafka_lag_offsets").
+//
+// A collector fills TS, Name, Value, Kind, Service (when it knows it), Host,
+// Env, Labels and, when its source owns the mapping, Domain and Journey.
+// transform fills Domain (from the service, the host, or an owned label
+// such as a consumer group or probe target; record.Unassigned when no rule
+// owns it) and Journey (when empty and a rule names one). Source is set by
+// the pipeline.
+type Sample struct {
+	TS      int64 // Unix nanoseconds
+	Name    string
+	Value   float64
+	Kind    SampleKind
+	Domain  string
+	Journey string
+	Service string
+	Host    string
+	Env     string
+	Source  string // collector that produced the row, e.g. "scrape"
+	// Labels are the series' other labels (consumer group, topic,
+	// partition, probe target, ...), sorted by Name, each name once.
+	Labels []Label
+}
+
+// Label returns the value of the label name, or "".
+func (s *Sample) Label(name string) string {
+	for _, l := range s.Labels {
+		if l.Name == name {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+// Label names with a meaning across sources: the catalog maps a consumer
+// group or a probe target to its domain, and sample rollups may be keyed by
+// them.
+const (
+	LabelCluster   = "cluster"   // Kafka cluster name
+	LabelGroup     = "group"     // Kafka consumer group
+	LabelTopic     = "topic"     // Kafka topic
+	LabelPartition = "partition" // Kafka partition
+	LabelTarget    = "target"    // probe target (URL or host:port)
+	LabelDevice    = "device"    // network interface or disk
+)

@@ -286,3 +286,125 @@ type LogPage struct {
 
 // ErrBadCursor is returned by Logs for a cursor it did not issue.
 var ErrBadCursor = errors.New("store: bad cursor")
+
+// SampleAppender stores sample rows durably, with the contract of
+// Appender: it returns once every row is durable, and the caller may reuse
+// ss (and its Labels) after the call returns.
+type SampleAppender interface {
+	AppendSamples(ctx context.Context, ss []record.Sample) error
+}
+
+// SampleQuerier reads stored samples.
+type SampleQuerier interface {
+	// SampleRollup aggregates the samples of one name over [From, To)
+	// grouped by q.GroupBy, one point per q.Step (or one point over the
+	// whole range when Step is 0). Buckets with no samples are omitted.
+	SampleRollup(ctx context.Context, q SampleQuery) ([]SampleSeries, error)
+	// Samples returns raw sample rows matching q, newest first, at most
+	// q.Limit (0 means 100, at most MaxSampleLimit).
+	Samples(ctx context.Context, q SampleQuery) ([]record.Sample, error)
+}
+
+// MaxSampleLimit bounds the raw samples one query returns.
+const MaxSampleLimit = 10000
+
+// Sample dimensions a rollup may be grouped by, beside label names.
+const (
+	SampleDimDomain  = "domain"
+	SampleDimJourney = "journey"
+	SampleDimService = "service"
+	SampleDimHost    = "host"
+)
+
+// SampleQuery asks for samples of one name.
+type SampleQuery struct {
+	From, To time.Time
+	Step     time.Duration // 0: one point for the whole range
+	// Name is the sample name; required.
+	Name string
+	// Filter restricts by domain (and the squad allowlist), journey and
+	// service; Host and Labels restrict further. API is ignored.
+	Filter Filter
+	Host   string
+	// Labels restricts to samples carrying each of these label values.
+	Labels []record.Label
+	// GroupBy names SampleDim* dimensions or label names; empty: one series
+	// for everything that matches. A rollup keeps only the label names
+	// configured as rollup keys (see SampleKey); grouping by another label
+	// is answered from raw rows or refused with ErrUnsupported.
+	GroupBy []string
+	Limit   int // raw rows only
+}
+
+// ErrUnsupported is returned for a query a backend cannot answer.
+var ErrUnsupported = errors.New("store: query not supported")
+
+// SampleKey is the group of a sample series: the values of the GroupBy
+// dimensions and labels, the others left empty.
+type SampleKey struct {
+	Domain, Journey, Service, Host string
+	Labels                         []record.Label // grouped labels, sorted by name
+}
+
+// SampleSeries is one group's points, in time order.
+type SampleSeries struct {
+	Name   string
+	Key    SampleKey
+	Points []SamplePoint
+}
+
+// SamplePoint is the aggregate of one step starting at TS.
+type SamplePoint struct {
+	TS time.Time
+	Gauge
+}
+
+// Gauge summarises the values of a set of samples: a gauge cell.
+type Gauge struct {
+	Count    int64
+	Sum      float64
+	Min, Max float64
+	Last     float64 // value of the newest sample
+	LastTS   time.Time
+}
+
+// Add folds a sample value taken at ts into g.
+func (g *Gauge) Add(v float64, ts time.Time) {
+	if g.Count == 0 || v < g.Min {
+		g.Min = v
+	}
+	if g.Count == 0 || v > g.Max {
+		g.Max = v
+	}
+	if g.Count == 0 || !ts.Before(g.LastTS) {
+		g.Last, g.LastTS = v, ts
+	}
+	g.Count++
+	g.Sum += v
+}
+
+// Merge folds o into g.
+func (g *Gauge) Merge(o Gauge) {
+	if o.Count == 0 {
+		return
+	}
+	if g.Count == 0 {
+		*g = o
+		return
+	}
+	g.Min = min(g.Min, o.Min)
+	g.Max = max(g.Max, o.Max)
+	if !o.LastTS.Before(g.LastTS) {
+		g.Last, g.LastTS = o.Last, o.LastTS
+	}
+	g.Count += o.Count
+	g.Sum += o.Sum
+}
+
+// Mean returns Sum/Count, or 0 for an empty gauge.
+func (g *Gauge) Mean() float64 {
+	if g.Count == 0 {
+		return 0
+	}
+	return g.Sum / float64(g.Count)
+}

@@ -27,6 +27,7 @@ type Normaliser struct {
 	errors   *Classifier
 	apdex    *ApdexTs
 	users    *UserHasher
+	owners   *Owners
 }
 
 // New builds a Normaliser from a validated configuration.
@@ -42,6 +43,7 @@ func New(cfg *config.Config) (*Normaliser, error) {
 		errors:   cls,
 		apdex:    NewApdexTs(cfg),
 		users:    NewUserHasher(cfg.Server.UserHashSalt),
+		owners:   NewOwners(cfg),
 	}, nil
 }
 
@@ -79,4 +81,46 @@ func (n *Normaliser) ApdexT(domain, service, api string) time.Duration {
 // Classify returns the error class of an error code and status.
 func (n *Normaliser) Classify(code string, status int) string {
 	return n.errors.Class(code, status)
+}
+
+// Owners returns the sample-source ownership index (hosts, probe targets,
+// consumer groups).
+func (n *Normaliser) Owners() *Owners { return n.owners }
+
+// Sample normalises s in place: a sample that already names its domain
+// keeps it; otherwise its service, then its host, then its consumer group,
+// then its probe target decides, and record.Unassigned when none is known.
+func (n *Normaliser) Sample(s *record.Sample) {
+	if s.Domain != "" {
+		return
+	}
+	switch {
+	case s.Service != "":
+		s.Domain = n.domains.Domain(s.Service)
+	case s.Host != "" && n.owners.hostDomain[s.Host] != "":
+		s.Domain = n.owners.hostDomain[s.Host]
+	default:
+		s.Domain = record.Unassigned
+		if g := s.Label(record.LabelGroup); g != "" {
+			d, j := n.owners.Group(g)
+			s.Domain = d
+			if s.Journey == "" {
+				s.Journey = j
+			}
+		} else if t := s.Label(record.LabelTarget); t != "" {
+			if p, d, ok := n.owners.Probe(t); ok {
+				s.Domain = d
+				if s.Journey == "" {
+					s.Journey = p.Journey
+				}
+			}
+		}
+	}
+}
+
+// Samples normalises every record of ss in place.
+func (n *Normaliser) Samples(ss []record.Sample) {
+	for i := range ss {
+		n.Sample(&ss[i])
+	}
 }
