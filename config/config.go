@@ -29,6 +29,7 @@ type Config struct {
 	Domains  []Domain  `yaml:"domains"`
 	Journeys []Journey `yaml:"journeys"`
 	Logs     Logs      `yaml:"logs"`
+	Scrape   Scrape    `yaml:"scrape"`
 }
 
 // Server holds the process settings. Command-line flags override them.
@@ -241,6 +242,7 @@ func (c *Config) SetDefaults() {
 		c.Errors.StatusClasses = map[string]string{"4xx": "business", "5xx": "system"}
 	}
 	c.Logs.setDefaults()
+	c.Scrape.setDefaults()
 }
 
 // Domain returns the domain with the given id, or nil.

@@ -113,3 +113,21 @@ func TestLogsEmptyListSwitchesOff(t *testing.T) {
 		t.Errorf("logs = %+v", l)
 	}
 }
+
+func TestScrapeDefaults(t *testing.T) {
+	c, err := Load("testdata/scrape.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Scrape
+	if s.Interval != 15*time.Second || s.Timeout != 10*time.Second || s.BodySizeLimit != DefaultBodySizeLimit || s.SampleLimit != DefaultSampleLimit {
+		t.Errorf("section defaults: %+v", s)
+	}
+	n, b := s.Jobs[0], s.Jobs[1]
+	if n.Interval != 15*time.Second || n.Timeout != 10*time.Second || n.MetricsPath != "/metrics" || n.Scheme != "http" || n.FileSDRefresh != DefaultFileSDRefresh {
+		t.Errorf("node job defaults: %+v", n)
+	}
+	if b.Interval != 30*time.Second || b.Timeout != 10*time.Second || b.MetricsPath != "/probe" || b.Module != "http_2xx" {
+		t.Errorf("blackbox job defaults: %+v", b)
+	}
+}
