@@ -58,7 +58,14 @@ type Source struct {
 
 	mu      sync.Mutex
 	status  map[string]*TargetStatus // by Target.Key
-	running map[string]context.CancelFunc
+	running map[string]runningTarget
+}
+
+// runningTarget is a target's loop: cancel stops it, done closes when it
+// has returned.
+type runningTarget struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 var _ ingest.Source = (*Source)(nil)
@@ -94,7 +101,7 @@ func New(sec config.Scrape, job config.ScrapeJob, cons ingest.SampleConsumer, op
 		}
 	}
 	s := &Source{job: job, cons: cons, opts: opts, ex: ex, name: "scrape/" + job.Name,
-		status: map[string]*TargetStatus{}, running: map[string]context.CancelFunc{}}
+		status: map[string]*TargetStatus{}, running: map[string]runningTarget{}}
 	s.Tracker.Now = opts.Now
 	return s, nil
 }
@@ -170,9 +177,11 @@ func (s *Source) reconcile(ctx context.Context, static []Target, sd *sdFiles) {
 	}
 	s.mu.Lock()
 	var gone []Target
-	for k, cancel := range s.running {
+	var stopped []chan struct{}
+	for k, rt := range s.running {
 		if _, ok := want[k]; !ok {
-			cancel()
+			rt.cancel()
+			stopped = append(stopped, rt.done)
 			delete(s.running, k)
 			gone = append(gone, s.status[k].target)
 			delete(s.status, k)
@@ -184,13 +193,17 @@ func (s *Source) reconcile(ctx context.Context, static []Target, sd *sdFiles) {
 			continue
 		}
 		tctx, cancel := context.WithCancel(ctx)
-		s.running[k] = cancel
+		rt := runningTarget{cancel: cancel, done: make(chan struct{})}
+		s.running[k] = rt
 		st := &TargetStatus{target: t}
 		s.status[k] = st
-		go s.loop(tctx, t, st)
+		go func() { defer close(rt.done); s.loop(tctx, t, st) }()
 	}
 	n := len(s.running)
 	s.mu.Unlock()
+	for _, d := range stopped { // no scrape of a target lands after its stale marker
+		<-d
+	}
 	s.opts.Metrics.targets.WithLabelValues(s.job.Name).Set(float64(n))
 	for _, t := range gone {
 		level.Info(s.opts.Logger).Log("msg", "target left the job: its series are marked stale", "target", t.Address)
@@ -203,10 +216,15 @@ func (s *Source) reconcile(ctx context.Context, static []Target, sd *sdFiles) {
 
 func (s *Source) stopAll() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, cancel := range s.running {
-		cancel()
+	var stopped []chan struct{}
+	for k, rt := range s.running {
+		rt.cancel()
+		stopped = append(stopped, rt.done)
 		delete(s.running, k)
+	}
+	s.mu.Unlock()
+	for _, d := range stopped { // a loop takes s.mu to record its last scrape
+		<-d
 	}
 }
 
