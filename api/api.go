@@ -48,6 +48,13 @@ type Options struct {
 	// none (a warning is logged, /logs answers ErrNoLogs, /errors serves
 	// its span part only and the views carry empty log data).
 	Logs store.LogQuerier
+	// Samples answers the infra and probes views. Default: the Querier
+	// given to New when it implements store.SampleQuerier; otherwise those
+	// views answer ErrNoSamples.
+	Samples store.SampleQuerier
+	// Scrape reports the scrape targets' states (last error, up) for the
+	// infra and probes views; nil: the views read the stored samples only.
+	Scrape ScrapeTargets
 }
 
 // API serves the REST endpoints and computes the views. It is safe for
@@ -64,6 +71,9 @@ type API struct {
 	domainTs    map[string]domainT // domain id -> its default T and whether its APIs differ
 	journeys    map[string]*journeyInfo
 	journeyList []*journeyInfo // configuration order
+
+	samples store.SampleQuerier // nil: no infra or probes views
+	scrape  ScrapeTargets       // nil: no target states
 }
 
 // domainT is a domain's default Apdex T and whether any of its APIs has a
@@ -113,6 +123,11 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 		owner:    map[string]string{},
 		domainTs: map[string]domainT{},
 		journeys: map[string]*journeyInfo{},
+		samples:  opts.Samples,
+		scrape:   opts.Scrape,
+	}
+	if a.samples == nil {
+		a.samples, _ = q.(store.SampleQuerier)
 	}
 	for _, d := range cfg.Domains {
 		dt := domainT{t: cfg.DomainApdexT(d.ID)}

@@ -28,6 +28,7 @@ const AuthHeader = "X-Noctua-Auth"
 //	GET /api/v1/requests
 //	GET /api/v1/errors
 //	GET /api/v1/logs
+//	GET /api/v1/infra, GET /api/v1/probes (see InfraRoutes)
 func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/whoami", a.handle(a.whoami))
 	mux.Handle("GET /api/v1/overview", a.handle(a.overview))
@@ -37,6 +38,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/requests", a.handle(a.requests))
 	mux.Handle("GET /api/v1/errors", a.handle(a.errorCodes))
 	mux.Handle("GET /api/v1/logs", a.handle(a.logRows))
+	a.InfraRoutes(mux)
 }
 
 // handlerFunc computes a response body for an authenticated caller.
@@ -82,7 +84,7 @@ func Status(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, ErrNoLogs):
+	case errors.Is(err, ErrNoLogs), errors.Is(err, ErrNoSamples):
 		return http.StatusNotImplemented
 	case errors.Is(err, store.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
