@@ -27,6 +27,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzWireVsPdata$$' -fuzztime=$(FUZZTIME) ./ingest/otlp/
 	$(GO) test -run='^$$' -fuzz='^FuzzPushDecode$$' -fuzztime=$(FUZZTIME) ./ingest/lokipush/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBatch$$' -fuzztime=$(FUZZTIME) ./store/embedded/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ingest/scrape/
 
 ## bench: the whole-system benchmarks of benchmarks/README.md.
 bench:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Go modules: Debian's chromium for
-# the browser test and playwright-core (npm) to drive it. Idempotent.
+# the browser test and playwright-core (npm) to drive it, and Debian's
+# prometheus-node-exporter and prometheus-blackbox-exporter for the scrape
+# source's tests. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -8,6 +10,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v prometheus-node-exporter >/dev/null 2>&1 || ! command -v prometheus-blackbox-exporter >/dev/null 2>&1; then
+  echo "installing prometheus-node-exporter and prometheus-blackbox-exporter (Debian)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus-node-exporter prometheus-blackbox-exporter >/dev/null
 fi
 if [ ! -d ui/e2e/node_modules/playwright-core ]; then
   echo "installing playwright-core (npm)"

@@ -13,7 +13,7 @@ const (
 	HostMemory      = "host_memory_utilisation_pct"        // 100 * (1 - MemAvailable / MemTotal)
 	HostNetRx       = "host_network_receive_bytes_per_sec" // physical interfaces
 	HostNetTx       = "host_network_transmit_bytes_per_sec"
-	HostDiskIOPS    = "host_disk_iops"                    // reads + writes completed per second
+	HostDiskIOPS    = "host_disk_iops"                     // reads + writes completed per second
 	HostDiskBytes   = "host_disk_throughput_bytes_per_sec" // read + written bytes per second
 	HostFSMaxUsed   = "host_filesystem_max_used_pct"       // the fullest filesystem's use %
 	ProbeSuccess    = "probe_success"                      // 1 or 0
@@ -79,7 +79,7 @@ func (r *Rates) End() {
 func (r *Rates) Rate(key string, v float64, ts int64) (rate float64, ok bool) {
 	p, seen := r.last[key]
 	r.last[key] = counterPoint{v: v, ts: ts, gen: r.gen}
-	if !seen || ts <= p.ts || math.IsNaN(v) {
+	if !seen || ts <= p.ts || math.IsNaN(v) || math.IsInf(v, 0) || math.IsNaN(p.v) || math.IsInf(p.v, 0) {
 		return 0, false
 	}
 	dt := float64(ts-p.ts) / 1e9
@@ -146,6 +146,18 @@ func NodeFigures(f Families, ts int64, r *Rates, ex Exclusions) []Figure {
 	}
 	if v, ok := fullestFS(f, ex.FSType); ok {
 		out = append(out, Figure{HostFSMaxUsed, v})
+	}
+	return finite(out)
+}
+
+// finite drops figures that are NaN or infinite (a broken exporter's
+// values), which would poison every aggregate they joined.
+func finite(fs []Figure) []Figure {
+	out := fs[:0]
+	for _, f := range fs {
+		if !math.IsNaN(f.Value) && !math.IsInf(f.Value, 0) {
+			out = append(out, f)
+		}
 	}
 	return out
 }
@@ -221,7 +233,7 @@ func ProbeFiguresOf(f Families, ts int64) []Figure {
 	if v, ok := single(f, "probe_ssl_earliest_cert_expiry"); ok && v > 0 {
 		out = append(out, Figure{ProbeTLSDays, (v - float64(ts)/1e9) / 86400})
 	}
-	return out
+	return finite(out)
 }
 
 // single returns the value of a family's first series.
