@@ -109,14 +109,19 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err != nil {
 		return err
 	}
-	pipe := ingest.NewPipeline(norm, st, ingest.NewMetrics(reg), cfg.Server.MaxInflight).WithLogs(st)
+	samples := samplesOf(st, logger)
+	pipe := ingest.NewPipeline(norm, st, ingest.NewMetrics(reg), cfg.Server.MaxInflight).WithLogs(st).WithSamples(samples)
+	scrapes, err := startScrape(ctx, cfg, pipe, norm, reg, logger)
+	if err != nil {
+		return err
+	}
 	lokiOpts, err := lokipush.OptionsFromConfig(cfg)
 	if err != nil {
 		return err
 	}
 	lokiOpts.Logger = log.With(logger, "component", "lokipush")
 
-	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api")})
+	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes})
 	hub := ws.NewHub(views, ws.Options{
 		Interval:       cfg.Server.LiveInterval,
 		AllowedOrigins: cfg.Server.AllowedOrigins,
