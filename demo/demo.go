@@ -92,6 +92,10 @@ type Options struct {
 	IncidentFor time.Duration
 	// Stats, if set, is updated as requests are answered.
 	Stats *Stats
+	// OnIncident, if set, is called when an incident starts with the
+	// service it strikes and its end (Infra.Incident saturates that
+	// service's hosts).
+	OnIncident func(service string, end time.Time)
 }
 
 // Stats counts what the generator sent. Its fields may be read while Run is
@@ -253,6 +257,9 @@ func (s *incidents) update(g *generator, now time.Time, opts *Options) {
 	}
 	g.inc = inc
 	opts.Stats.Incidents.Add(1)
+	if opts.OnIncident != nil {
+		opts.OnIncident(a.service, inc.end)
+	}
 	level.Info(logger).Log("msg", "demo incident started", "journey", j.id, "service", a.service, "api", a.name,
 		"error_code", inc.code, "error_rate", fmt.Sprintf("%.2f", inc.errRate), "slowdown", 4, "for", opts.IncidentFor)
 }

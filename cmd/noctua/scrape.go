@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/demo"
 	"github.com/noctua-obs/noctua/ingest"
 	"github.com/noctua-obs/noctua/ingest/scrape"
 	"github.com/noctua-obs/noctua/store"
@@ -56,4 +58,23 @@ func startScrape(ctx context.Context, cfg *config.Config, pipe ingest.SampleCons
 		level.Info(logger).Log("msg", "scraping", "jobs", len(srcs))
 	}
 	return scrape.Group(srcs), nil
+}
+
+// demoInfra gives the demo bank hosts and probe targets (demo.AddInfra),
+// starts their simulated node_exporters and blackbox_exporter on loopback
+// and adds the scrape jobs that scrape them (and a real node_exporter on
+// 127.0.0.1:9100 when one answers) to cfg. Call it before cfg is used.
+func demoInfra(ctx context.Context, cfg *config.Config, logger log.Logger) (*demo.Infra, error) {
+	demo.AddInfra(cfg)
+	inf := demo.NewInfra(cfg, 1)
+	jobs, err := inf.Start(ctx, cfg.Scrape)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Scrape.Jobs = append(cfg.Scrape.Jobs, jobs...)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("demo infrastructure: %w", err)
+	}
+	level.Info(logger).Log("msg", "demo infrastructure: simulated exporters on loopback", "jobs", len(jobs))
+	return inf, nil
 }

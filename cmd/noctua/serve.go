@@ -105,6 +105,12 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerStoreMetrics(reg, st)
+	var infra *demo.Infra
+	if f.demo {
+		if infra, err = demoInfra(ctx, cfg, logger); err != nil {
+			return err
+		}
+	}
 	norm, err := transform.New(cfg)
 	if err != nil {
 		return err
@@ -175,9 +181,10 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if f.demo {
 		go func() {
 			err := demo.Run(ctx, cfg, demo.Options{
-				Endpoint: base + "/v1/traces",
-				Rate:     f.demoRate,
-				Logger:   log.With(logger, "component", "demo"),
+				Endpoint:   base + "/v1/traces",
+				Rate:       f.demoRate,
+				Logger:     log.With(logger, "component", "demo"),
+				OnIncident: infra.Incident,
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				level.Error(logger).Log("msg", "demo load stopped", "err", err)
