@@ -107,6 +107,10 @@ type HostRow struct {
 	Up         bool      `json:"up"`
 	Stale      bool      `json:"stale"`
 	LastScrape time.Time `json:"last_scrape"`
+	// Health is "crit" (down, or saturation at health.saturation_pct_crit),
+	// "warn" (at saturation_pct_warn), "nodata" (stale or no figures) or
+	// "ok"; saturation is the higher of CPU and memory %.
+	Health string `json:"health"`
 	// LastError is the last scrape's error ("" after a good one), when
 	// the server runs the scrape source.
 	LastError string `json:"last_error"`
@@ -121,10 +125,12 @@ type HostRow struct {
 // InfraGroup summarises the hosts of a domain or a service: the worst
 // (highest) and the average of their current figures.
 type InfraGroup struct {
-	Domain  string      `json:"domain"`
-	Service string      `json:"service,omitempty"`
-	Hosts   int         `json:"hosts"`
-	Down    int         `json:"down"` // hosts whose last scrape failed or that are stale
+	Domain  string `json:"domain"`
+	Service string `json:"service,omitempty"`
+	Hosts   int    `json:"hosts"`
+	Down    int    `json:"down"` // hosts whose last scrape failed or that are stale
+	// Health is the worst of its hosts' health.
+	Health  string      `json:"health"`
 	Worst   HostFigures `json:"worst"`
 	Average HostFigures `json:"average"`
 }
@@ -236,9 +242,13 @@ func (a *API) Infra(ctx context.Context, s Scope, v url.Values) (*Infra, error) 
 			}
 			*row.Peak.field(name) = ptr(g.Max)
 		}
+		row.Health = a.hostHealth(row)
 		out.Hosts = append(out.Hosts, *row)
 	}
 	slices.SortFunc(out.Hosts, func(a, b HostRow) int {
+		if c := cmp.Compare(healthRank(a.Health), healthRank(b.Health)); c != 0 {
+			return c
+		}
 		if c := cmp.Compare(b.Current.saturation(), a.Current.saturation()); c != 0 {
 			return c
 		}
@@ -310,10 +320,13 @@ func groupHosts(hosts []HostRow, keys func(HostRow) []string) []InfraGroup {
 		for _, k := range keys(h) {
 			x := groups[k]
 			if x == nil {
-				x = &acc{g: InfraGroup{Domain: k}, sums: map[string]float64{}, counts: map[string]int{}}
+				x = &acc{g: InfraGroup{Domain: k, Health: HealthOK}, sums: map[string]float64{}, counts: map[string]int{}}
 				groups[k] = x
 			}
 			x.g.Hosts++
+			if healthRank(h.Health) < healthRank(x.g.Health) {
+				x.g.Health = h.Health
+			}
 			if !h.Up || h.Stale {
 				x.g.Down++
 			}
@@ -340,6 +353,25 @@ func groupHosts(hosts []HostRow, keys func(HostRow) []string) []InfraGroup {
 	}
 	slices.SortFunc(out, func(a, b InfraGroup) int { return cmp.Compare(a.Domain, b.Domain) })
 	return out
+}
+
+// hostHealth colours a host row with the configured thresholds.
+func (a *API) hostHealth(h *HostRow) string {
+	sat := h.Current.saturation()
+	th := a.cfg.Health
+	switch {
+	case h.Stale:
+		return HealthNoData
+	case !h.Up:
+		return HealthCrit
+	case sat < 0:
+		return HealthNoData
+	case sat >= th.SaturationPctCrit:
+		return HealthCrit
+	case sat >= th.SaturationPctWarn:
+		return HealthWarn
+	}
+	return HealthOK
 }
 
 // sampleFilter reads domain and service under the scope: a foreign domain

@@ -107,10 +107,16 @@ func TestInfraNOCAndSquad(t *testing.T) {
 	for _, h := range body.Hosts {
 		order = append(order, h.Host)
 	}
-	if got, want := order, []string{"xfer-1", "shared-1", "pay-1", "old-1"}; !equal(got, want) {
+	// Down (crit), 80% (warn at the default 80), stale (nodata), 60% (ok).
+	if got, want := order, []string{"xfer-1", "shared-1", "old-1", "pay-1"}; !equal(got, want) {
 		t.Fatalf("hosts %v, want worst first %v", got, want)
 	}
-	x, sh, p, old := body.Hosts[0], body.Hosts[1], body.Hosts[2], body.Hosts[3]
+	x, sh, old, p := body.Hosts[0], body.Hosts[1], body.Hosts[2], body.Hosts[3]
+	for i, want := range []string{"crit", "warn", "nodata", "ok"} {
+		if body.Hosts[i].Health != want {
+			t.Errorf("%s: health %q, want %q", body.Hosts[i].Host, body.Hosts[i].Health, want)
+		}
+	}
 	if x.Up || x.Stale || val(x.Current.CPUPct) != 10 || val(x.Current.MemoryPct) != 95 {
 		t.Errorf("xfer-1: %+v, want down (last scrape rejected) with its last figures 10/95", x)
 	}
@@ -131,6 +137,9 @@ func TestInfraNOCAndSquad(t *testing.T) {
 		t.Fatalf("domains %+v", body.Domains)
 	}
 	pd, td := body.Domains[0], body.Domains[1]
+	if pd.Health != "warn" || td.Health != "crit" {
+		t.Errorf("domain health %q %q, want warn (shared-1 at 80%%) and crit (xfer-1 down)", pd.Health, td.Health)
+	}
 	if pd.Domain != "payments" || pd.Hosts != 3 || pd.Down != 1 || val(pd.Worst.CPUPct) != 80 || val(pd.Average.CPUPct) != 60 ||
 		val(pd.Worst.MemoryPct) != 60 || val(pd.Average.MemoryPct) != 45 {
 		t.Errorf("payments: %+v worst %v/%v avg %v/%v", pd, val(pd.Worst.CPUPct), val(pd.Worst.MemoryPct), val(pd.Average.CPUPct), val(pd.Average.MemoryPct))
@@ -152,7 +161,7 @@ func TestInfraNOCAndSquad(t *testing.T) {
 			t.Errorf("squad sees %s with %v %v", h.Host, h.Domains, h.Services)
 		}
 	}
-	if !equal(order, []string{"shared-1", "pay-1", "old-1"}) {
+	if !equal(order, []string{"shared-1", "old-1", "pay-1"}) {
 		t.Errorf("squad hosts %v", order)
 	}
 	if len(body.Domains) != 1 || len(body.Services) != 1 || body.Services[0].Service != "payment-api" || body.Services[0].Hosts != 3 {
@@ -197,6 +206,9 @@ func TestProbes(t *testing.T) {
 		t.Fatalf("probes %+v", body.Probes)
 	}
 	x, p := body.Probes[0], body.Probes[1]
+	if x.Health != "crit" || p.Health != "crit" {
+		t.Errorf("probe health %q %q, want crit (0%%) and crit (75%% < 90%%)", x.Health, p.Health)
+	}
 	if x.Target != "xfer-db:5432" || x.Domain != "transfers" || x.SuccessRatio != 0 || x.Probes != 2 || x.LastSuccess ||
 		x.HTTPStatus != nil || x.TLSDaysLeft != nil || !x.LastFailure.Equal(infraNow.Add(-10*time.Second)) || x.LastFailureReason != "probe failed" {
 		t.Errorf("tcp probe: %+v", x)

@@ -37,8 +37,12 @@ type ProbeRow struct {
 	TLSDaysLeft *float64 `json:"tls_days_left"`
 	// Stale is true when the target left its job or was not probed for
 	// three intervals.
-	Stale      bool      `json:"stale"`
-	LastProbe  time.Time `json:"last_probe"`
+	Stale     bool      `json:"stale"`
+	LastProbe time.Time `json:"last_probe"`
+	// Health is "crit" (success ratio under health.probe_success_crit),
+	// "warn" (under probe_success_warn, or the last probe failed),
+	// "nodata" (stale or no probe) or "ok".
+	Health string `json:"health"`
 	// LastFailure is the newest failed probe or scrape in the range (zero
 	// when none) and LastFailureReason why it failed.
 	LastFailure       time.Time `json:"last_failure"`
@@ -191,9 +195,13 @@ func (a *API) Probes(ctx context.Context, s Scope, v url.Values) (*Probes, error
 		if x.upVal == 0 && !x.lastUp.IsZero() {
 			row.LastSuccess = false
 		}
+		row.Health = a.probeHealth(row)
 		out.Probes = append(out.Probes, *row)
 	}
 	slices.SortFunc(out.Probes, func(a, b ProbeRow) int {
+		if c := cmp.Compare(healthRank(a.Health), healthRank(b.Health)); c != 0 {
+			return c
+		}
 		if c := cmp.Compare(a.SuccessRatio, b.SuccessRatio); c != 0 {
 			return c
 		}
@@ -205,6 +213,20 @@ func (a *API) Probes(ctx context.Context, s Scope, v url.Values) (*Probes, error
 		}
 	}
 	return out, nil
+}
+
+// probeHealth colours a probe row with the configured thresholds.
+func (a *API) probeHealth(p *ProbeRow) string {
+	th := a.cfg.Health
+	switch {
+	case p.Stale || p.Probes == 0:
+		return HealthNoData
+	case p.SuccessRatio < th.ProbeSuccessCrit:
+		return HealthCrit
+	case p.SuccessRatio < th.ProbeSuccessWarn, !p.LastSuccess:
+		return HealthWarn
+	}
+	return HealthOK
 }
 
 // lastProbeFailure returns the time of the newest failed probe of target.

@@ -77,6 +77,12 @@ type Health struct {
 	ErrorPctCrit float64 `yaml:"error_pct_crit"`
 	ApdexWarn    float64 `yaml:"apdex_warn"`
 	ApdexCrit    float64 `yaml:"apdex_crit"`
+	// Host saturation (CPU and memory %, the higher of the two) and probe
+	// success ratio thresholds of the infra and probes views.
+	SaturationPctWarn float64 `yaml:"saturation_pct_warn"`
+	SaturationPctCrit float64 `yaml:"saturation_pct_crit"`
+	ProbeSuccessWarn  float64 `yaml:"probe_success_warn"`
+	ProbeSuccessCrit  float64 `yaml:"probe_success_crit"`
 }
 
 // Errors is the error-code taxonomy.
@@ -243,6 +249,7 @@ func (c *Config) SetDefaults() {
 	}
 	c.Logs.setDefaults()
 	c.Scrape.setDefaults()
+	c.Health.setInfraDefaults()
 }
 
 // Domain returns the domain with the given id, or nil.

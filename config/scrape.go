@@ -139,7 +139,31 @@ func (s *Scrape) setDefaults() {
 	}
 }
 
+// setInfraDefaults fills the host and probe thresholds: saturation amber
+// from 80%, red from 95%; probes amber under 99% success, red under 90%.
+func (h *Health) setInfraDefaults() {
+	if h.SaturationPctWarn == 0 {
+		h.SaturationPctWarn = 80
+	}
+	if h.SaturationPctCrit == 0 {
+		h.SaturationPctCrit = 95
+	}
+	if h.ProbeSuccessWarn == 0 {
+		h.ProbeSuccessWarn = 0.99
+	}
+	if h.ProbeSuccessCrit == 0 {
+		h.ProbeSuccessCrit = 0.9
+	}
+}
+
 func (c *Config) validateScrape(p *problems) {
+	h := c.Health
+	if h.SaturationPctWarn > h.SaturationPctCrit || h.SaturationPctCrit > 100 || h.SaturationPctWarn < 0 {
+		p.add("health.saturation_pct_warn", "must be between 0 and saturation_pct_crit (at most 100)")
+	}
+	if h.ProbeSuccessWarn < h.ProbeSuccessCrit || h.ProbeSuccessWarn > 1 || h.ProbeSuccessCrit < 0 {
+		p.add("health.probe_success_warn", "must be between probe_success_crit and 1")
+	}
 	s := c.Scrape
 	if s.Interval < time.Second {
 		p.add("scrape.interval", "must be at least 1s, got %s", s.Interval)
