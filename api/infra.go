@@ -145,6 +145,14 @@ type Infra struct {
 	Hosts    []HostRow    `json:"hosts"`
 	Domains  []InfraGroup `json:"domains"`
 	Services []InfraGroup `json:"services"`
+	// Thresholds are the configured saturation % of amber and red.
+	Thresholds InfraThresholds `json:"thresholds"`
+}
+
+// InfraThresholds are health.saturation_pct_warn and _crit.
+type InfraThresholds struct {
+	SaturationPctWarn float64 `json:"saturation_pct_warn"`
+	SaturationPctCrit float64 `json:"saturation_pct_crit"`
 }
 
 // hostAcc gathers one host's rows.
@@ -223,7 +231,8 @@ func (a *API) Infra(ctx context.Context, s Scope, v url.Values) (*Infra, error) 
 		}
 	}
 	out := &Infra{From: rng.From.UTC(), To: rng.To.UTC(), Step: rng.Step.Milliseconds(), Scope: s,
-		Hosts: []HostRow{}, Domains: []InfraGroup{}, Services: []InfraGroup{}}
+		Hosts: []HostRow{}, Domains: []InfraGroup{}, Services: []InfraGroup{},
+		Thresholds: InfraThresholds{a.cfg.Health.SaturationPctWarn, a.cfg.Health.SaturationPctCrit}}
 	targets := a.targetErrors()
 	staleAfter := a.staleAfter()
 	for _, x := range hosts {
