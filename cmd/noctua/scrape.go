@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -23,16 +24,32 @@ type sampleStore interface {
 	store.SampleQuerier
 }
 
+// memSamplesWindow is how much history the in-memory stand-in keeps.
+const memSamplesWindow = 3 * time.Hour
+
 // samplesOf returns the sample store of st: st itself when it holds
-// samples, otherwise an in-memory reference store (memstore.Samples, kept
-// for the life of the process) until the embedded store has its samples
-// table. This is the one seam to swap.
-func samplesOf(st any, logger log.Logger) sampleStore {
+// samples, otherwise an in-memory reference store (memstore.Samples) that
+// keeps the last memSamplesWindow, until the embedded store has its
+// samples table. This is the one seam to swap.
+func samplesOf(ctx context.Context, st any, logger log.Logger) sampleStore {
 	if s, ok := st.(sampleStore); ok {
 		return s
 	}
-	level.Warn(logger).Log("msg", "store holds no samples: host and probe figures are kept in memory only, lost on restart")
-	return &memstore.Samples{}
+	level.Warn(logger).Log("msg", "store holds no samples: host and probe figures are kept in memory only, for "+memSamplesWindow.String()+", lost on restart")
+	m := &memstore.Samples{}
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				m.DropBefore(now.Add(-memSamplesWindow))
+			}
+		}
+	}()
+	return m
 }
 
 // startScrape runs one scrape source per job of cfg.Scrape until ctx ends,

@@ -115,7 +115,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err != nil {
 		return err
 	}
-	samples := samplesOf(st, logger)
+	samples := samplesOf(ctx, st, logger)
 	pipe := ingest.NewPipeline(norm, st, ingest.NewMetrics(reg), cfg.Server.MaxInflight).WithLogs(st).WithSamples(samples)
 	scrapes, err := startScrape(ctx, cfg, pipe, norm, reg, logger)
 	if err != nil {

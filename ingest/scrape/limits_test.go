@@ -111,7 +111,7 @@ func TestBadTargetsRejectedWhole(t *testing.T) {
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		job.StaticConfigs = append(job.StaticConfigs, config.TargetGroup{
-			Targets: []string{strings.TrimPrefix(srv.URL, "http://")}, Labels: map[string]string{"host": name}})
+			Targets: []string{strings.TrimPrefix(srv.URL, "http://")}, Labels: map[string]string{"host": name, "dc": "east", "job": "ignored"}})
 	}
 	cfg := parseConfig(t, "domains: [{id: core, squad: core, services: [{name: svc, hosts: [good, slow]}]}]")
 	pipe, st := pipeline(t, cfg)
@@ -158,6 +158,9 @@ func TestBadTargetsRejectedWhole(t *testing.T) {
 			t.Errorf("%s: %d memory samples kept from rejected scrapes, want 0", host, len(mem))
 		}
 		if host == "good" {
+			if ls := mem[0].Labels; len(ls) != 2 || ls[0] != (record.Label{Name: "dc", Value: "east"}) || ls[1] != (record.Label{Name: "job", Value: "node"}) {
+				t.Errorf("good: sample labels %v, want the target's dc=east and job=node", ls)
+			}
 			if len(mem) != len(ups) || mem[0].Value != 75 || mem[0].Service != "svc" || mem[0].Domain != "core" || mem[0].Source != "scrape/node" {
 				t.Errorf("good: %d memory samples for %d scrapes, first %+v; want 75%% of svc in core", len(mem), len(ups), mem)
 			}

@@ -324,11 +324,7 @@ func (s *Source) samples(t Target, ts int64, figs []Figure) []record.Sample {
 			}
 		}
 	}
-	var labels []record.Label
-	labels = append(labels, record.Label{Name: "job", Value: t.Job})
-	if t.Kind == config.ScrapeKindBlackbox {
-		labels = append(labels, record.Label{Name: record.LabelTarget, Value: t.Address})
-	}
+	labels := t.sampleLabels
 	out := make([]record.Sample, 0, len(figs)*len(services))
 	for _, svc := range services {
 		for _, f := range figs {

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/record"
 )
 
 // Target is one endpoint of a job: what is scraped and how its figures are
@@ -36,6 +37,12 @@ type Target struct {
 	Service string
 	// Labels are the target's labels other than host and service, sorted.
 	Labels []Label
+
+	// sampleLabels are the labels of the target's samples: its labels,
+	// "job" and, for a probe, "target" (those two win over a target label
+	// of the same name), sorted by name. Shared by every sample of the
+	// target: nobody may modify it.
+	sampleLabels []record.Label
 }
 
 // Label is a target label.
@@ -78,6 +85,16 @@ func newTarget(job *config.ScrapeJob, address string, labels map[string]string) 
 		}
 	}
 	sort.Slice(t.Labels, func(i, j int) bool { return t.Labels[i].Name < t.Labels[j].Name })
+	t.sampleLabels = append(t.sampleLabels, record.Label{Name: "job", Value: job.Name})
+	if job.Kind == config.ScrapeKindBlackbox {
+		t.sampleLabels = append(t.sampleLabels, record.Label{Name: record.LabelTarget, Value: address})
+	}
+	for _, l := range t.Labels {
+		if l.Name != "job" && l.Name != record.LabelTarget {
+			t.sampleLabels = append(t.sampleLabels, record.Label{Name: l.Name, Value: l.Value})
+		}
+	}
+	sort.Slice(t.sampleLabels, func(i, j int) bool { return t.sampleLabels[i].Name < t.sampleLabels[j].Name })
 	switch job.Kind {
 	case config.ScrapeKindBlackbox:
 		t.Host = ""

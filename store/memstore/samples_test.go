@@ -42,3 +42,18 @@ func TestSampleRollupGroupsAndSteps(t *testing.T) {
 		t.Fatalf("scope leak: %d rows", len(raw))
 	}
 }
+
+func TestSamplesDropBefore(t *testing.T) {
+	var m Samples
+	base := time.Unix(1000, 0)
+	for i := range 10 {
+		m.AppendSamples(context.Background(), []record.Sample{{TS: base.Add(time.Duration(i) * time.Second).UnixNano(), Name: "x", Value: float64(i)}})
+	}
+	if n := m.DropBefore(base.Add(4 * time.Second)); n != 4 {
+		t.Fatalf("dropped %d, want 4", n)
+	}
+	rows, _ := m.Samples(context.Background(), store.SampleQuery{Name: "x", From: base, To: base.Add(time.Minute)})
+	if len(rows) != 6 || rows[5].Value != 4 {
+		t.Errorf("kept %d rows, oldest %v; want 6 from 4", len(rows), rows[len(rows)-1].Value)
+	}
+}
