@@ -8,7 +8,7 @@ import (
 
 // View is a live view the websocket hub can serve and REST can snapshot.
 type View struct {
-	Name    string                                                       // subscription "view" name, e.g. "kafka"
+	Name    string                                                        // subscription "view" name, e.g. "kafka"
 	Compute func(ctx context.Context, s Scope, p url.Values) (any, error) // p: the subscription's/REST query parameters (domain, range, step, ...); must enforce s (squad scope) itself and return an error wrapping ErrForbidden for a foreign domain, ErrNotFound for an unknown one
 }
 
