@@ -174,7 +174,7 @@ scrape:
 	// Wait for two node scrapes (CPU and network are rates) and a probe of each target.
 	var infra api.Infra
 	var probes api.Probes
-	for deadline := time.Now().Add(8 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		infra, probes = api.Infra{}, api.Probes{}
 		getJSON("/api/v1/infra?range=1m", &infra)
 		getJSON("/api/v1/probes?range=1m", &probes)
@@ -186,7 +186,7 @@ scrape:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("figures not complete after 8s: hosts %+v probes %+v targets %+v", infra.Hosts, probes.Probes, scrape.Group(srcs).Targets())
+			t.Fatalf("figures not complete after 20s: hosts %+v probes %+v targets %+v", infra.Hosts, probes.Probes, scrape.Group(srcs).Targets())
 		}
 	}
 	h := infra.Hosts[0]

@@ -166,7 +166,7 @@ func TestBadTargetsRejectedWhole(t *testing.T) {
 			}
 			// On time: one interval apart, whatever the slow target does.
 			for i := 1; i < len(ups); i++ {
-				if gap := time.Duration(ups[i].TS - ups[i-1].TS); gap < 300*time.Millisecond || gap > 500*time.Millisecond {
+				if gap := time.Duration(ups[i].TS - ups[i-1].TS); gap < 250*time.Millisecond || gap > 600*time.Millisecond {
 					t.Errorf("good: scrapes %d and %d are %s apart, want 400ms", i-1, i, gap)
 				}
 			}
