@@ -19,6 +19,9 @@ import (
 	"github.com/noctua-obs/noctua/config"
 )
 
+// DemoScrapeInterval is the scrape interval of the simulated exporters.
+const DemoScrapeInterval = 5 * time.Second
+
 // LocalNodeExporter is where the demo looks for a real node_exporter to
 // scrape beside its simulated ones.
 const LocalNodeExporter = "127.0.0.1:9100"
@@ -122,7 +125,9 @@ func (inf *Infra) hot(service string, now time.Time) bool {
 // a job for a real node_exporter on LocalNodeExporter when one answers.
 // The servers stop when ctx ends.
 func (inf *Infra) Start(ctx context.Context, sec config.Scrape) ([]config.ScrapeJob, error) {
-	node := config.ScrapeJob{Name: "demo-node", Kind: config.ScrapeKindNode}
+	// Simulated exporters on loopback are cheap: scrape them every 5 s so
+	// that the demo's figures move quickly.
+	node := config.ScrapeJob{Name: "demo-node", Kind: config.ScrapeKindNode, Interval: DemoScrapeInterval, Timeout: DemoScrapeInterval - time.Second}
 	for _, name := range sortedKeys(inf.hosts) {
 		h := inf.hosts[name]
 		reg := prometheus.NewRegistry()
@@ -137,7 +142,8 @@ func (inf *Infra) Start(ctx context.Context, sec config.Scrape) ([]config.Scrape
 	if err != nil {
 		return nil, err
 	}
-	bb := config.ScrapeJob{Name: "demo-probes", Kind: config.ScrapeKindBlackbox, Exporter: bbAddr}
+	bb := config.ScrapeJob{Name: "demo-probes", Kind: config.ScrapeKindBlackbox, Exporter: bbAddr,
+		Interval: DemoScrapeInterval, Timeout: DemoScrapeInterval - time.Second}
 	var targets []string
 	for _, d := range inf.cfg.Domains {
 		for _, p := range d.Probes {
