@@ -11,7 +11,8 @@ import (
 // node_exporters and blackbox_exporter scraped by the real source), then
 // drives Debian's chromium through the infrastructure page
 // (ui/e2e/infra.mjs): every host's figures, the probes, a domain tile, a
-// squad's scope.
+// squad's scope, and the NOC and squad page add-ons (noc-infra.js,
+// infra-panel.js) loaded into those pages.
 func TestBrowserInfra(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")

@@ -5,7 +5,9 @@
 // host's figures (CPU and memory within 0–100 %, charts drawn) and every
 // domain's probe, follows a domain tile to that domain's hosts only, then
 // opens the page with a squad token and checks it shows its own domain's
-// hosts and probes only. It prints one JSON line and exits non-zero on any
+// hosts and probes only; then loads the NOC add-on (noc-infra.js) into the
+// NOC page and the squad panels (infra-panel.js) into a squad page and
+// checks what they show. It prints one JSON line and exits non-zero on any
 // failure.
 import { chromium } from 'playwright-core';
 
@@ -66,6 +68,24 @@ try {
   if (squad.tiles.join() !== 'cards' || squad.probes.some((d) => d !== 'cards')) throw new Error(`cards squad sees ${JSON.stringify(squad)}`);
   seen.squad = squad;
   await page.screenshot({ path: `${outDir}/infra-cards.png`, fullPage: true });
+
+  // The add-ons for the NOC and squad pages (not wired into them yet: loaded
+  // here as the pages would load them).
+  await page.goto(url);
+  await page.addStyleTag({ url: '/infra.css' });
+  await page.addScriptTag({ url: '/noc-infra.js' });
+  await page.waitForFunction(() => document.querySelectorAll('.tile[data-domain] [data-metric="infra"]').length >= 5, null, { timeout: 30000 });
+  seen.nocInfraLines = await page.$$eval('.tile[data-domain] [data-metric="infra"]', (ls) => ls.map((l) => l.textContent));
+  if (seen.nocInfraLines.some((l) => !/^hosts: worst CPU \d+% · mem \d+%.* · probes \d+\/\d+ ok$/.test(l))) throw new Error(`NOC infra lines ${seen.nocInfraLines}`);
+  await page.goto(`${base.origin}/domain.html?domain=payments&token=payments-demo-token`);
+  await page.addStyleTag({ url: '/infra.css' });
+  await page.addScriptTag({ url: '/infra.js' });
+  await page.addScriptTag({ url: '/infra-panel.js' });
+  await page.waitForFunction(() => document.querySelectorAll('#infra-hosts tbody tr[data-host]').length > 0 &&
+    document.querySelectorAll('#infra-probes tbody tr[data-target]').length > 0, null, { timeout: 30000 });
+  seen.squadPanelHosts = await page.$$eval('#infra-hosts tbody tr[data-host]', (rs) => rs.length);
+  if (seen.squadPanelHosts !== seen.paymentsHosts) throw new Error(`squad panel shows ${seen.squadPanelHosts} hosts, the payments infra page ${seen.paymentsHosts}`);
+  await page.screenshot({ path: `${outDir}/squad-infra.png`, fullPage: true });
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
   console.log(JSON.stringify({ ok: true, ...seen }));
 } catch (e) {
