@@ -34,7 +34,10 @@ type Error struct {
 	Err    error
 }
 
+// Error returns "<reason>: <what went wrong>".
 func (e *Error) Error() string { return e.Reason + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
 // acceptHeader prefers the classic text format, as Prometheus lists them.
