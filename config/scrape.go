@@ -238,6 +238,13 @@ func (j *ScrapeJob) validate(p *problems, path string, names map[string]bool) {
 	}
 	n := 0
 	for gi, g := range j.StaticConfigs {
+		for _, k := range []string{"__scrape_interval__", "__scrape_timeout__"} {
+			if v, ok := g.Labels[k]; ok {
+				if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+					p.add(fmt.Sprintf("%s.static_configs[%d].labels.%s", path, gi, k), "want a positive duration, got %q", v)
+				}
+			}
+		}
 		for ti, t := range g.Targets {
 			n++
 			if err := CheckTarget(j.Kind, t); err != nil {

@@ -230,7 +230,8 @@ func (s *Source) stopAll() {
 
 // loop scrapes t every interval, starting at its offset in the interval.
 func (s *Source) loop(ctx context.Context, t Target, st *TargetStatus) {
-	wait := t.offset(s.job.Interval)
+	interval := t.Interval
+	wait := t.offset(interval)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	rates := NewRates()
@@ -245,10 +246,10 @@ func (s *Source) loop(ctx context.Context, t Target, st *TargetStatus) {
 		s.scrapeOnce(ctx, t, st, rates, &buf)
 		// Keep the slot: the next scrape is one interval after the last
 		// planned one, however long this one took.
-		next = next.Add(s.job.Interval)
+		next = next.Add(interval)
 		now := s.opts.Now()
 		for !next.After(now) {
-			next = next.Add(s.job.Interval)
+			next = next.Add(interval)
 			s.opts.Metrics.missed.WithLabelValues(s.job.Name).Inc()
 		}
 		timer.Reset(next.Sub(now))
@@ -263,7 +264,7 @@ func (s *Source) loop(ctx context.Context, t Target, st *TargetStatus) {
 func (s *Source) scrapeOnce(ctx context.Context, t Target, st *TargetStatus, rates *Rates, buf *bytes.Buffer) {
 	start := s.opts.Now()
 	ts := start.UnixNano()
-	sctx, cancel := context.WithTimeout(ctx, s.job.Timeout)
+	sctx, cancel := context.WithTimeout(ctx, t.Timeout)
 	fams, n, err := fetch(sctx, s.opts.Client, t.URL, s.job.BodySizeLimit, s.job.SampleLimit, buf)
 	cancel()
 	if ctx.Err() != nil {

@@ -37,6 +37,10 @@ type Target struct {
 	Service string
 	// Labels are the target's labels other than host and service, sorted.
 	Labels []Label
+	// Interval and Timeout are the job's, unless the target's labels
+	// __scrape_interval__ and __scrape_timeout__ (Prometheus' names)
+	// override them.
+	Interval, Timeout time.Duration
 
 	// sampleLabels are the labels of the target's samples: its labels,
 	// "job" and, for a probe, "target" (those two win over a target label
@@ -52,7 +56,7 @@ type Label struct{ Name, Value string }
 func (t Target) Key() string {
 	var b strings.Builder
 	b.WriteString(t.Address)
-	b.WriteString("\x00" + t.Host + "\x00" + t.Service)
+	b.WriteString("\x00" + t.Host + "\x00" + t.Service + "\x00" + t.Interval.String() + "\x00" + t.Timeout.String())
 	for _, l := range t.Labels {
 		b.WriteString("\x00" + l.Name + "=" + l.Value)
 	}
@@ -68,21 +72,44 @@ func (t Target) offset(interval time.Duration) time.Duration {
 	return time.Duration(h.Sum64() % uint64(interval))
 }
 
+// Target labels that override the job's interval and timeout.
+const (
+	labelInterval = "__scrape_interval__"
+	labelTimeout  = "__scrape_timeout__"
+)
+
 // newTarget builds the target of address in job with the group's labels.
 func newTarget(job *config.ScrapeJob, address string, labels map[string]string) (Target, error) {
 	if err := config.CheckTarget(job.Kind, address); err != nil {
 		return Target{}, err
 	}
-	t := Target{Job: job.Name, Kind: job.Kind, Address: address}
+	t := Target{Job: job.Name, Kind: job.Kind, Address: address, Interval: job.Interval, Timeout: job.Timeout}
+	timeoutSet := false
 	for k, v := range labels {
 		switch k {
 		case "host":
 			t.Host = v
 		case "service":
 			t.Service = v
+		case labelInterval, labelTimeout:
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return Target{}, fmt.Errorf("%s of %s: want a positive duration, got %q", k, address, v)
+			}
+			if k == labelInterval {
+				t.Interval = d
+			} else {
+				t.Timeout, timeoutSet = d, true
+			}
 		default:
 			t.Labels = append(t.Labels, Label{k, v})
 		}
+	}
+	if !timeoutSet {
+		t.Timeout = min(t.Timeout, t.Interval)
+	}
+	if t.Interval <= 0 || t.Timeout > t.Interval {
+		return Target{}, fmt.Errorf("target %s: interval %s must be positive and timeout %s at most the interval", address, t.Interval, t.Timeout)
 	}
 	sort.Slice(t.Labels, func(i, j int) bool { return t.Labels[i].Name < t.Labels[j].Name })
 	t.sampleLabels = append(t.sampleLabels, record.Label{Name: "job", Value: job.Name})
