@@ -36,7 +36,7 @@ func startNoctua(tb testing.TB, args ...string) *server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	data := filepath.Join(dir, "data")
-	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--log.level", "warn", "--pprof"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--data-dir", data, "--log.level", "warn", "--pprof"}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
