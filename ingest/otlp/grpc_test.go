@@ -3,8 +3,8 @@ package otlp
 import (
 	"context"
 	"errors"
-	"strings"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +28,7 @@ import (
 	"github.com/noctua-obs/noctua/ingest"
 	"github.com/noctua-obs/noctua/ingest/internal/ingesttest"
 	"github.com/noctua-obs/noctua/record"
-	)
+)
 
 // grpcRig is a real pipeline behind a Receiver served over gRPC on a
 // loopback port.
