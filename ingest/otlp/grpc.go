@@ -9,6 +9,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip decompressor clients use
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -31,7 +32,9 @@ import (
 func (r *Receiver) GRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	limit := int(r.traces.maxBody)
 	opts := append([]grpc.ServerOption{
-		grpc.ForceServerCodec(rawCodec{}),
+		grpc.ForceServerCodecV2(rawCodec{}),
+		grpc.InitialWindowSize(1<<20),
+		grpc.InitialConnWindowSize(8<<20),
 		grpc.MaxRecvMsgSize(limit),
 		grpc.MaxConcurrentStreams(256),
 	}, extra...)
@@ -96,30 +99,58 @@ func retryable(c codes.Code, err error) error {
 }
 
 // rawMessage is a request or response kept as its protobuf bytes: the
-// receiver decodes requests itself, with the OTLP/HTTP decoders.
-type rawMessage struct{ b []byte }
+// receiver decodes requests itself, with the OTLP/HTTP decoders. A request
+// that arrived in one buffer is used in place (ref holds gRPC's buffer
+// until release); one split over several buffers is copied into b's own
+// memory.
+type rawMessage struct {
+	b   []byte
+	own []byte          // pooled copy target
+	ref mem.BufferSlice // gRPC's buffers, referenced until release
+}
 
-// rawCodec passes protobuf bytes through. It is named "proto" so that it
-// serves clients' default content subtype.
+// release drops the reference to gRPC's buffers.
+func (m *rawMessage) release() {
+	if m.ref != nil {
+		m.ref.Free()
+		m.ref = nil
+	}
+	m.b = nil
+}
+
+// rawCodec passes protobuf bytes through without copying where it can. It
+// is named "proto" so that it serves clients' default content subtype.
 type rawCodec struct{}
 
 func (rawCodec) Name() string { return "proto" }
 
-func (rawCodec) Marshal(v any) ([]byte, error) {
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	m, ok := v.(*rawMessage)
 	if !ok {
 		return nil, status.Errorf(codes.Internal, "otlp: cannot marshal %T", v)
 	}
-	return m.b, nil
+	return mem.BufferSlice{mem.SliceBuffer(m.b)}, nil
 }
 
-// Unmarshal copies data: gRPC reuses its buffer once Unmarshal returns.
-func (rawCodec) Unmarshal(data []byte, v any) error {
+// Unmarshal keeps a reference to data (gRPC frees it when Unmarshal returns
+// unless a reference is taken) or copies it when it is in pieces.
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*rawMessage)
 	if !ok {
 		return status.Errorf(codes.Internal, "otlp: cannot unmarshal into %T", v)
 	}
-	m.b = append(m.b[:0], data...)
+	if len(data) == 1 {
+		data.Ref()
+		m.ref, m.b = data, data[0].ReadOnlyData()
+		return nil
+	}
+	n := data.Len()
+	if cap(m.own) < n {
+		m.own = make([]byte, n)
+	}
+	m.own = m.own[:n]
+	data.CopyTo(m.own)
+	m.b = m.own
 	return nil
 }
 
@@ -128,10 +159,10 @@ var raws = sync.Pool{New: func() any { return new(rawMessage) }}
 func getRaw() *rawMessage { return raws.Get().(*rawMessage) }
 
 func putRaw(m *rawMessage) {
-	if cap(m.b) > maxPooledBody {
-		return
+	m.release()
+	if cap(m.own) > maxPooledBody {
+		m.own = nil
 	}
-	m.b = m.b[:0]
 	raws.Put(m)
 }
 

@@ -256,7 +256,7 @@ func invoke(t *testing.T, addr, method string, body []byte, opts ...grpc.CallOpt
 	out := &rawMessage{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return cc.Invoke(ctx, method, &rawMessage{b: body}, out, append(opts, grpc.ForceCodec(rawCodec{}))...)
+	return cc.Invoke(ctx, method, &rawMessage{b: body}, out, append(opts, grpc.ForceCodecV2(rawCodec{}))...)
 }
 
 const traceExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
