@@ -9,8 +9,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/mem"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip decompressor clients use
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -33,8 +33,8 @@ func (r *Receiver) GRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 	limit := int(r.traces.maxBody)
 	opts := append([]grpc.ServerOption{
 		grpc.ForceServerCodecV2(rawCodec{}),
-		grpc.InitialWindowSize(1<<20),
-		grpc.InitialConnWindowSize(8<<20),
+		grpc.InitialWindowSize(1 << 20),
+		grpc.InitialConnWindowSize(8 << 20),
 		grpc.MaxRecvMsgSize(limit),
 		grpc.MaxConcurrentStreams(256),
 	}, extra...)
