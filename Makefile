@@ -25,6 +25,8 @@ unit:
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./ingest/otlp/
 	$(GO) test -run='^$$' -fuzz='^FuzzWireVsPdata$$' -fuzztime=$(FUZZTIME) ./ingest/otlp/
+	$(GO) test -run='^$$' -fuzz='^FuzzLogsDecode$$' -fuzztime=$(FUZZTIME) ./ingest/otlp/
+	$(GO) test -run='^$$' -fuzz='^FuzzMetricsDecode$$' -fuzztime=$(FUZZTIME) ./ingest/otlp/
 	$(GO) test -run='^$$' -fuzz='^FuzzPushDecode$$' -fuzztime=$(FUZZTIME) ./ingest/lokipush/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBatch$$' -fuzztime=$(FUZZTIME) ./store/embedded/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ingest/scrape/

@@ -28,6 +28,9 @@ type load struct {
 	items  int    // spans or lines per body
 	unit   string // what an item is: "spans", "lines"
 	ok     int    // the status of a durable acknowledgement
+	// send, when set, sends one body instead of an HTTP POST to path and
+	// answers its outcome as an HTTP status (gRPC codes mapped).
+	send func(sender int, body []byte) (int, error)
 }
 
 // runLoad drives srv with p: *ingestSenders closed-loop senders post for
@@ -51,7 +54,15 @@ func runLoad(b *testing.B, srv *server, p load) {
 			go func(s int) {
 				defer wg.Done()
 				for j := s; time.Now().Before(deadline); j++ {
-					status, err := post(client, url, p.header, p.bodies[j%len(p.bodies)])
+					var (
+						status int
+						err    error
+					)
+					if p.send != nil {
+						status, err = p.send(s, p.bodies[j%len(p.bodies)])
+					} else {
+						status, err = post(client, url, p.header, p.bodies[j%len(p.bodies)])
+					}
 					switch {
 					case status == p.ok:
 						ok.Add(1)

@@ -18,6 +18,7 @@ var noctuaBin = flag.String("noctua.bin", "", "run this noctua binary instead of
 // server is a running noctua process.
 type server struct {
 	base string // http://host:port
+	grpc string // host:port of the OTLP/gRPC listener
 	cmd  *exec.Cmd
 	dir  string
 }
@@ -36,7 +37,7 @@ func startNoctua(tb testing.TB, args ...string) *server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	data := filepath.Join(dir, "data")
-	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", data, "--log.level", "warn", "--pprof"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--data-dir", data, "--log.level", "warn", "--pprof"}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -47,12 +48,16 @@ func startNoctua(tb testing.TB, args ...string) *server {
 	}
 	tb.Cleanup(func() { cancel(); _ = cmd.Wait() })
 	re := regexp.MustCompile(`OTLP/HTTP:\s+(http://[^/]+)/v1/traces`)
-	found := make(chan string, 1)
+	grpcRE := regexp.MustCompile(`OTLP/gRPC:\s+(\S+)`)
+	found, grpcFound := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
+			}
+			if m := grpcRE.FindStringSubmatch(sc.Text()); m != nil {
+				grpcFound <- m[1]
 			}
 		}
 	}()
@@ -62,7 +67,7 @@ func startNoctua(tb testing.TB, args ...string) *server {
 			if resp, err := http.Get(base + "/readyz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
-					return &server{base: base, cmd: cmd, dir: data}
+					return &server{base: base, grpc: <-grpcFound, cmd: cmd, dir: data}
 				}
 			}
 			time.Sleep(50 * time.Millisecond)

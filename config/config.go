@@ -35,6 +35,7 @@ type Config struct {
 // Server holds the process settings. Command-line flags override them.
 type Server struct {
 	Listen         string        `yaml:"listen"`          // host:port of the HTTP server
+	GRPCListen     string        `yaml:"grpc_listen"`     // host:port of the OTLP/gRPC server; "off" disables it
 	DataDir        string        `yaml:"data_dir"`        // embedded store directory
 	Retention      time.Duration `yaml:"retention"`       // raw rows and rollups older than this are deleted
 	LiveInterval   time.Duration `yaml:"live_interval"`   // websocket update period
@@ -169,6 +170,7 @@ type Step struct {
 // Default values applied by SetDefaults.
 const (
 	DefaultListen       = "127.0.0.1:8080"
+	DefaultGRPCListen   = "127.0.0.1:4317"
 	DefaultDataDir      = "./noctua-data"
 	DefaultRetention    = 7 * 24 * time.Hour
 	DefaultLiveInterval = time.Second
@@ -206,6 +208,9 @@ func (c *Config) SetDefaults() {
 	s := &c.Server
 	if s.Listen == "" {
 		s.Listen = DefaultListen
+	}
+	if s.GRPCListen == "" {
+		s.GRPCListen = DefaultGRPCListen
 	}
 	if s.DataDir == "" {
 		s.DataDir = DefaultDataDir

@@ -48,6 +48,11 @@ func (c *Config) validateServer(p *problems) {
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 		p.add("server.listen", "want host:port, got %q", s.Listen)
 	}
+	if s.GRPCListen != "off" {
+		if _, _, err := net.SplitHostPort(s.GRPCListen); err != nil {
+			p.add("server.grpc_listen", "want host:port or off, got %q", s.GRPCListen)
+		}
+	}
 	if s.Retention < 0 {
 		p.add("server.retention", "must not be negative")
 	}

@@ -33,14 +33,15 @@ import (
 
 // serveFlags are the command-line overrides of the configuration file.
 type serveFlags struct {
-	config    string
-	listen    string
-	dataDir   string
-	retention time.Duration
-	logLevel  string
-	demo      bool
-	demoRate  float64
-	pprof     bool
+	config     string
+	listen     string
+	grpcListen string
+	dataDir    string
+	retention  time.Duration
+	logLevel   string
+	demo       bool
+	demoRate   float64
+	pprof      bool
 }
 
 func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFlags, error) {
@@ -49,6 +50,7 @@ func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFl
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.config, "config", "", "configuration file (default: the shipped example bank)")
 	fs.StringVar(&f.listen, "listen", "", "HTTP listen address, overrides server.listen (default "+config.DefaultListen+")")
+	fs.StringVar(&f.grpcListen, "grpc-listen", "", "OTLP/gRPC listen address or off, overrides server.grpc_listen (default "+config.DefaultGRPCListen+")")
 	fs.StringVar(&f.dataDir, "data-dir", "", "embedded store directory, overrides server.data_dir (default "+config.DefaultDataDir+")")
 	fs.DurationVar(&f.retention, "retention", 0, "data retention, overrides server.retention (default 168h)")
 	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn, error")
@@ -74,6 +76,9 @@ func serveCmd(ctx context.Context, args []string, demoDefault bool, stdout, stde
 	}
 	if f.listen != "" {
 		cfg.Server.Listen = f.listen
+	}
+	if f.grpcListen != "" {
+		cfg.Server.GRPCListen = f.grpcListen
 	}
 	if f.dataDir != "" {
 		cfg.Server.DataDir = f.dataDir
@@ -121,6 +126,11 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err != nil {
 		return err
 	}
+	otlpOpts, err := otlp.ReceiverOptionsFromConfig(cfg, log.With(logger, "component", "otlp"))
+	if err != nil {
+		return err
+	}
+	otlpRcv := otlp.NewReceiver(pipe, pipe.Metrics(), otlpOpts)
 	lokiOpts, err := lokipush.OptionsFromConfig(cfg)
 	if err != nil {
 		return err
@@ -138,10 +148,9 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/traces", otlp.NewHandler(pipe, pipe.Metrics(), otlp.Options{
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		Logger:       log.With(logger, "component", "otlp"),
-	}))
+	mux.Handle("POST /v1/traces", otlpRcv.TracesHandler())
+	mux.Handle("POST /v1/logs", otlpRcv.LogsHandler())
+	mux.Handle("POST /v1/metrics", otlpRcv.MetricsHandler())
 	mux.Handle("POST /loki/api/v1/push", lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts))
 	views.Routes(mux)
 	mux.Handle("GET /ws", hub)
@@ -169,13 +178,18 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, errc)
+	if err != nil {
+		return err
+	}
+	defer stopGRPC()
 	ready.Store(true)
 
 	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "Noctua %s is up.\n  NOC dashboard: %s/%s\n  OTLP/HTTP:     %s/v1/traces\n  Loki push:     %s/loki/api/v1/push\n  metrics:       %s/metrics\n",
-		version, base, tokenQuery(cfg), base, base, base)
+	fmt.Fprintf(stdout, "Noctua %s is up.\n  NOC dashboard: %s/%s\n  OTLP/HTTP:     %s/v1/traces, /v1/logs, /v1/metrics\n  OTLP/gRPC:     %s\n  Loki push:     %s/loki/api/v1/push\n  metrics:       %s/metrics\n",
+		version, base, tokenQuery(cfg), base, grpcAddr, base, base)
 	level.Info(logger).Log("msg", "serving", "addr", ln.Addr().String(), "data_dir", cfg.Server.DataDir, "demo", f.demo)
 
 	if f.demo {

@@ -46,3 +46,17 @@ type Logs struct{ Recorder[record.Log] }
 
 // AppendLogs implements store.LogAppender.
 func (r *Logs) AppendLogs(_ context.Context, ls []record.Log) error { return r.add(ls) }
+
+// Samples is a store.SampleAppender that records sample rows.
+type Samples struct{ Recorder[record.Sample] }
+
+// AppendSamples implements store.SampleAppender. It copies each row's
+// labels, which the caller may reuse.
+func (r *Samples) AppendSamples(_ context.Context, ss []record.Sample) error {
+	cp := make([]record.Sample, len(ss))
+	for i, s := range ss {
+		s.Labels = append([]record.Label(nil), s.Labels...)
+		cp[i] = s
+	}
+	return r.add(cp)
+}
