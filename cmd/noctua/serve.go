@@ -25,6 +25,7 @@ import (
 	"github.com/noctua-obs/noctua/ingest"
 	"github.com/noctua-obs/noctua/ingest/lokipush"
 	"github.com/noctua-obs/noctua/ingest/otlp"
+	"github.com/noctua-obs/noctua/ingest/scrape"
 	"github.com/noctua-obs/noctua/store"
 	"github.com/noctua-obs/noctua/store/embedded"
 	"github.com/noctua-obs/noctua/transform"
@@ -130,6 +131,11 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err != nil {
 		return err
 	}
+	hostEx, err := scrape.ExclusionsOf(cfg.Scrape)
+	if err != nil {
+		return err
+	}
+	otlpOpts.Hosts = scrape.NewHostDeriver(norm.Owners(), hostEx, 10_000)
 	otlpRcv := otlp.NewReceiver(pipe, pipe.Metrics(), otlpOpts)
 	lokiOpts, err := lokipush.OptionsFromConfig(cfg)
 	if err != nil {

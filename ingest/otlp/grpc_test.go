@@ -45,7 +45,7 @@ func newGRPCRig(tb testing.TB, c Consumer, opts ReceiverOptions) (*grpcRig, *Rec
 	rig := &grpcRig{reqs: &recordingAppender{}, logs: &ingesttest.Logs{}, samples: &ingesttest.Samples{}}
 	rig.metrics = ingest.NewMetrics(prometheus.NewRegistry())
 	if c == nil {
-		c = ingest.NewPipeline(newNormaliser(tb), rig.reqs, rig.metrics, 8).WithLogs(rig.logs).WithSamples(rig.samples)
+		c = ingestPipelineOf(tb, rig)
 	}
 	if opts.Parser == nil {
 		def, err := ReceiverOptionsFromConfig(testCfg(tb), nil)

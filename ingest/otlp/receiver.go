@@ -15,6 +15,7 @@ import (
 
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/ingest"
+	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/transform"
 )
 
@@ -36,6 +37,13 @@ type ReceiverOptions struct {
 	MaxLineBytes int
 	// Logs and Metrics bound the timestamps accepted.
 	Logs, Metrics Bounds
+	// Hosts derives host figures from node_exporter-named samples
+	// (scrape.HostDeriver), so hostmetrics sent over OTLP feed the same
+	// CPU, memory, network and IOPS figures as a scraped node_exporter;
+	// nil: none are derived.
+	Hosts interface {
+		Derive(ss []record.Sample) []record.Sample
+	}
 	// MaxDeltaSeries bounds the delta sums accumulated into counters.
 	// Default 100,000.
 	MaxDeltaSeries int
@@ -173,6 +181,9 @@ func (r *Receiver) exportMetrics(ctx context.Context, enc encoding, body []byte)
 	c := metricConverter{lo: lo, hi: hi, deltas: r.deltas, rej: tally{}}
 	c.convert(req.Metrics())
 	c.out = append(c.out, NodeEquivalents(c.out)...)
+	if r.opts.Hosts != nil {
+		c.out = append(c.out, r.opts.Hosts.Derive(c.out)...)
+	}
 	r.countTally(SourceMetrics, c.rej)
 	if err := r.store(ctx, "data points", len(c.out), func() error { return r.consumer.ConsumeSamples(ctx, SourceMetrics, c.out) }); err != nil {
 		return nil, err

@@ -19,7 +19,10 @@ import (
 // hostmetrics builds the OTLP metrics the Collector's hostmetrics receiver
 // sends for one host at ts: two CPUs, memory, one NIC, one disk and one
 // filesystem, with the values of nodeExposition.
-func hostmetrics(ts time.Time) pmetric.Metrics {
+func hostmetrics(ts time.Time) pmetric.Metrics { return hostmetricsScaled(ts, 1) }
+
+// hostmetricsScaled is hostmetrics with every counter multiplied by k.
+func hostmetricsScaled(ts time.Time, k float64) pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
 	rm.Resource().Attributes().PutStr("host.name", "pay-01")
@@ -34,7 +37,7 @@ func hostmetrics(ts time.Time) pmetric.Metrics {
 		for i := 0; i+1 < len(points); i += 2 {
 			dp := s.DataPoints().AppendEmpty()
 			dp.SetTimestamp(t)
-			dp.SetDoubleValue(points[i+1].(float64))
+			dp.SetDoubleValue(k * points[i+1].(float64))
 			for k, v := range points[i].(map[string]string) {
 				dp.Attributes().PutStr(k, v)
 			}

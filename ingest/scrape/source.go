@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sync"
 	"time"
 
@@ -87,18 +86,9 @@ func New(sec config.Scrape, job config.ScrapeJob, cons ingest.SampleConsumer, op
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	var ex Exclusions
-	var err error
-	for _, p := range []struct {
-		dst **regexp.Regexp
-		re  string
-	}{{&ex.NetDevice, sec.NetDeviceExclude}, {&ex.DiskDevice, sec.DiskDeviceExclude}, {&ex.FSType, sec.FSTypeExclude}} {
-		if p.re == "" {
-			continue
-		}
-		if *p.dst, err = regexp.Compile(p.re); err != nil {
-			return nil, fmt.Errorf("scrape: %w", err)
-		}
+	ex, err := ExclusionsOf(sec)
+	if err != nil {
+		return nil, err
 	}
 	s := &Source{job: job, cons: cons, opts: opts, ex: ex, name: "scrape/" + job.Name,
 		status: map[string]*TargetStatus{}, running: map[string]runningTarget{}}
