@@ -23,6 +23,8 @@ const (
 	ReasonZeroStart       = "zero_start_time"      // start_time_unix_nano is 0
 	ReasonEndBeforeStart  = "end_before_start"     // end_time_unix_nano < start_time_unix_nano
 	ReasonStartOutOfRange = "start_out_of_range"   // start_time_unix_nano past year 2262 (int64 overflow)
+	// ReasonTooOld and ReasonTooFarInFuture (shared with logs and metrics)
+	// refuse spans outside Options.Spans.
 )
 
 // MaxFieldLen bounds every string copied from a span into a record. Longer
@@ -36,10 +38,12 @@ type rejects struct {
 	zeroStart      int
 	endBeforeStart int
 	startOverflow  int
+	tooOld         int
+	tooNew         int
 }
 
 func (r rejects) total() int {
-	return r.missingService + r.zeroStart + r.endBeforeStart + r.startOverflow
+	return r.missingService + r.zeroStart + r.endBeforeStart + r.startOverflow + r.tooOld + r.tooNew
 }
 
 // message names every reason with its count, for partial_success.error_message.
@@ -56,6 +60,12 @@ func (r rejects) message() string {
 	}
 	if r.startOverflow > 0 {
 		parts = append(parts, fmt.Sprintf("%d with start_time_unix_nano out of range", r.startOverflow))
+	}
+	if r.tooOld > 0 {
+		parts = append(parts, fmt.Sprintf("%d with start_time_unix_nano older than the max age (%s)", r.tooOld, ReasonTooOld))
+	}
+	if r.tooNew > 0 {
+		parts = append(parts, fmt.Sprintf("%d with start_time_unix_nano too far in the future (%s)", r.tooNew, ReasonTooFarInFuture))
 	}
 	return fmt.Sprintf("rejected %d spans: %s", r.total(), strings.Join(parts, ", "))
 }
@@ -345,6 +355,9 @@ func (a *spanAttrs) set(k attrKey, v attrValue) {
 type converter struct {
 	rs  []record.Request
 	rej rejects
+	// minStart and maxStart bound the start times accepted (Unix ns);
+	// zero: no bound.
+	minStart, maxStart int64
 	// routes interns "METHOD route" strings within one request, where the
 	// same few routes repeat across hundreds of spans.
 	routes map[routeKey]string
@@ -444,6 +457,10 @@ func (c *converter) valid(res *resourceAttrs, start, end uint64) bool {
 		c.rej.endBeforeStart++
 	case start > math.MaxInt64:
 		c.rej.startOverflow++
+	case int64(start) < c.minStart:
+		c.rej.tooOld++
+	case c.maxStart > 0 && int64(start) > c.maxStart:
+		c.rej.tooNew++
 	default:
 		return true
 	}

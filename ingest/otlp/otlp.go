@@ -16,7 +16,9 @@ package otlp
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 
@@ -49,6 +51,11 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives lifecycle and failure logs; nil discards them.
 	Logger log.Logger
+	// Spans bounds the start times accepted: a span older than MaxAge or
+	// further ahead than MaxFuture is rejected as partial success
+	// (greater_than_max_sample_age, too_far_in_future), as the Loki
+	// endpoint refuses lines. Zero: no bound.
+	Spans Bounds
 }
 
 // handler serves OTLP/HTTP trace exports.
@@ -57,6 +64,7 @@ type handler struct {
 	metrics  *ingest.Metrics
 	maxBody  int64
 	logger   log.Logger
+	bounds   Bounds
 
 	bodies  sync.Pool // *bytes.Buffer
 	records sync.Pool // *[]record.Request
@@ -73,6 +81,7 @@ func NewHandler(c ingest.RequestConsumer, m *ingest.Metrics, opts Options) http.
 		metrics:  m,
 		maxBody:  opts.MaxBodyBytes,
 		logger:   opts.Logger,
+		bounds:   opts.Spans,
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
@@ -115,32 +124,49 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	rej, err := h.export(r.Context(), enc, body.Bytes())
+	if err != nil {
+		status := http.StatusBadRequest
+		if !errors.Is(err, errDecode) {
+			status = ingest.StatusOf(err)
+			ingest.SetRetryAfter(w.Header(), status)
+		}
+		writeStatus(w, enc, status, err.Error())
+		return
+	}
+	writeExportResponse(w, enc, rej)
+}
+
+// export decodes one ExportTraceServiceRequest body and stores its records,
+// returning the spans it rejected. It is the trace path of OTLP/HTTP and
+// OTLP/gRPC alike. An error wraps errDecode for a body that does not
+// decode, else it is the consumer's (retryable).
+func (h *handler) export(ctx context.Context, enc encoding, body []byte) (rejects, error) {
 	recs := h.getRecords()
 	defer h.putRecords(recs)
 	conv := converter{rs: (*recs)[:0]}
-	err := decode(&conv, enc, body.Bytes())
+	if h.bounds.MaxAge > 0 || h.bounds.MaxFuture > 0 {
+		conv.minStart, conv.maxStart = h.bounds.window()
+	}
+	err := decode(&conv, enc, body)
 	*recs = conv.rs
 	if err != nil {
 		level.Debug(h.logger).Log("msg", "undecodable OTLP request", "err", err)
-		writeStatus(w, enc, http.StatusBadRequest, err.Error())
-		return
+		return rejects{}, fmt.Errorf("%w: %w", errDecode, err)
 	}
-
 	h.countRejects(conv.rej)
-	if len(conv.rs) > 0 {
-		if err := h.consumer.ConsumeRequests(r.Context(), Source, conv.rs); err != nil {
-			status := ingest.StatusOf(err)
-			if errors.Is(err, ingest.ErrOverloaded) || errors.Is(err, ingest.ErrRateLimited) {
-				level.Debug(h.logger).Log("msg", "OTLP request refused on overload", "spans", len(conv.rs), "err", err)
-			} else {
-				level.Warn(h.logger).Log("msg", "OTLP request not stored", "spans", len(conv.rs), "err", err)
-			}
-			ingest.SetRetryAfter(w.Header(), status)
-			writeStatus(w, enc, status, err.Error())
-			return
-		}
+	if len(conv.rs) == 0 {
+		return conv.rej, nil
 	}
-	writeExportResponse(w, enc, conv.rej)
+	if err := h.consumer.ConsumeRequests(ctx, Source, conv.rs); err != nil {
+		if errors.Is(err, ingest.ErrOverloaded) || errors.Is(err, ingest.ErrRateLimited) {
+			level.Debug(h.logger).Log("msg", "OTLP request refused on overload", "spans", len(conv.rs), "err", err)
+		} else {
+			level.Warn(h.logger).Log("msg", "OTLP request not stored", "spans", len(conv.rs), "err", err)
+		}
+		return conv.rej, err
+	}
+	return conv.rej, nil
 }
 
 func (h *handler) countRejects(rej rejects) {
@@ -151,6 +177,8 @@ func (h *handler) countRejects(rej rejects) {
 	h.metrics.Reject(Source, ReasonZeroStart, rej.zeroStart)
 	h.metrics.Reject(Source, ReasonEndBeforeStart, rej.endBeforeStart)
 	h.metrics.Reject(Source, ReasonStartOutOfRange, rej.startOverflow)
+	h.metrics.Reject(Source, ReasonTooOld, rej.tooOld)
+	h.metrics.Reject(Source, ReasonTooFarInFuture, rej.tooNew)
 }
 
 func (h *handler) getBody() *bytes.Buffer {

@@ -65,7 +65,8 @@ func ReceiverOptionsFromConfig(cfg *config.Config, logger log.Logger) (ReceiverO
 		return ReceiverOptions{}, fmt.Errorf("otlp: %w", err)
 	}
 	return ReceiverOptions{
-		Options:      Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: logger},
+		Options: Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: logger,
+			Spans: Bounds{MaxAge: cfg.Logs.MaxAge, MaxFuture: cfg.Logs.MaxFuture}},
 		Parser:       p,
 		MaxLineBytes: cfg.Logs.MaxLineBytes,
 		Logs:         Bounds{MaxAge: cfg.Logs.MaxAge, MaxFuture: cfg.Logs.MaxFuture},
@@ -125,23 +126,14 @@ type exportFunc func(ctx context.Context, enc encoding, body []byte) (exported, 
 
 // exportTraces is the trace path shared with gRPC.
 func (r *Receiver) exportTraces(ctx context.Context, enc encoding, body []byte) (exported, error) {
-	h := r.traces
-	recs := h.getRecords()
-	defer h.putRecords(recs)
-	conv := converter{rs: (*recs)[:0]}
-	err := decode(&conv, enc, body)
-	*recs = conv.rs
+	rej, err := r.traces.export(ctx, enc, body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errDecode, err)
-	}
-	h.countRejects(conv.rej)
-	if err := r.store(ctx, "spans", len(conv.rs), func() error { return r.consumer.ConsumeRequests(ctx, Source, conv.rs) }); err != nil {
 		return nil, err
 	}
 	resp := ptraceotlp.NewExportResponse()
-	if n := conv.rej.total(); n > 0 {
+	if n := rej.total(); n > 0 {
 		resp.PartialSuccess().SetRejectedSpans(int64(n))
-		resp.PartialSuccess().SetErrorMessage(conv.rej.message())
+		resp.PartialSuccess().SetErrorMessage(rej.message())
 	}
 	return resp, nil
 }
