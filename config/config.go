@@ -42,6 +42,10 @@ type Server struct {
 	AllowedOrigins []string      `yaml:"allowed_origins"` // extra websocket origins; same host is always allowed
 	MaxBodyBytes   int64         `yaml:"max_body_bytes"`  // ingest body limit, after decompression
 	MaxInflight    int           `yaml:"max_inflight"`    // concurrent ingest requests before 503
+	// MaxIngestBytes bounds the request body bytes all ingest endpoints
+	// hold at once (by Content-Length, or as a chunked body is read); a
+	// request past it gets 503 + Retry-After before its body is read.
+	MaxIngestBytes int64 `yaml:"max_ingest_bytes"`
 	UserHashSalt   string        `yaml:"user_hash_salt"`  // salt for hashing customer identifiers
 }
 
@@ -223,6 +227,9 @@ func (c *Config) SetDefaults() {
 	}
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if s.MaxIngestBytes == 0 {
+		s.MaxIngestBytes = 4 * s.MaxBodyBytes
 	}
 	if s.MaxInflight == 0 {
 		s.MaxInflight = DefaultMaxInflight

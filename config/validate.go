@@ -62,6 +62,9 @@ func (c *Config) validateServer(p *problems) {
 	if s.MaxBodyBytes < 1024 {
 		p.add("server.max_body_bytes", "must be at least 1024, got %d", s.MaxBodyBytes)
 	}
+	if s.MaxIngestBytes < s.MaxBodyBytes {
+		p.add("server.max_ingest_bytes", "must be at least server.max_body_bytes (%d), got %d", s.MaxBodyBytes, s.MaxIngestBytes)
+	}
 	if s.MaxInflight < 1 {
 		p.add("server.max_inflight", "must be at least 1, got %d", s.MaxInflight)
 	}

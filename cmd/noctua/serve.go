@@ -154,10 +154,11 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/traces", otlpRcv.TracesHandler())
-	mux.Handle("POST /v1/logs", otlpRcv.LogsHandler())
-	mux.Handle("POST /v1/metrics", otlpRcv.MetricsHandler())
-	mux.Handle("POST /loki/api/v1/push", lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts))
+	admit := ingest.NewAdmission(cfg.Server.MaxIngestBytes, reg)
+	mux.Handle("POST /v1/traces", admit.Wrap(otlpRcv.TracesHandler()))
+	mux.Handle("POST /v1/logs", admit.Wrap(otlpRcv.LogsHandler()))
+	mux.Handle("POST /v1/metrics", admit.Wrap(otlpRcv.MetricsHandler()))
+	mux.Handle("POST /loki/api/v1/push", admit.Wrap(lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts)))
 	views.Routes(mux)
 	mux.Handle("GET /ws", hub)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -210,10 +210,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.putBodies(b)
 	payload, err := h.readPayload(w, r, f, enc, b)
 	if err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, errTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
+		status := ingest.BodyStatus(err)
+		ingest.SetRetryAfter(w.Header(), status)
 		level.Debug(h.logger).Log("msg", "refused Loki push body", "status", status, "err", err)
 		writeText(w, status, err.Error())
 		return

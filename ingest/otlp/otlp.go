@@ -115,10 +115,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := h.getBody()
 	defer h.putBody(body)
 	if err := h.readBody(w, r, gzipped, body); err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, errTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
+		status := ingest.BodyStatus(err)
+		ingest.SetRetryAfter(w.Header(), status)
 		level.Debug(h.logger).Log("msg", "refused OTLP request body", "status", status, "err", err)
 		writeStatus(w, enc, status, err.Error())
 		return

@@ -271,10 +271,8 @@ func (s *signalHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := h.getBody()
 	defer h.putBody(body)
 	if err := h.readBody(w, r, gzipped, body); err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, errTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
+		status := ingest.BodyStatus(err)
+		ingest.SetRetryAfter(w.Header(), status)
 		writeStatus(w, enc, status, err.Error())
 		return
 	}
