@@ -41,6 +41,10 @@ func (a *API) Routes(mux *http.ServeMux) {
 	a.InfraRoutes(mux)
 }
 
+// QueryTimeout bounds the time one REST query may spend; past it the
+// caller gets 503 with a message saying so, and the query's scans stop.
+const QueryTimeout = 30 * time.Second
+
 // handlerFunc computes a response body for an authenticated caller.
 type handlerFunc func(ctx context.Context, s Scope, r *http.Request) (any, error)
 
@@ -59,7 +63,12 @@ func (a *API) handle(h handlerFunc) http.Handler {
 			a.WriteError(w, r, err)
 			return
 		}
-		body, err := h(r.Context(), s, r)
+		ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
+		defer cancel()
+		body, err := h(ctx, s, r)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: the query ran past its budget of %s; narrow the range or the filters", err, QueryTimeout)
+		}
 		if err != nil {
 			a.WriteError(w, r, err)
 			return
@@ -97,7 +106,7 @@ func Status(err error) int {
 func (a *API) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	code := Status(err)
 	msg := err.Error()
-	if code >= 500 && code != http.StatusNotImplemented {
+	if code >= 500 && code != http.StatusNotImplemented && !errors.Is(err, context.DeadlineExceeded) {
 		level.Error(a.logger).Log("msg", "request failed", "path", r.URL.Path, "err", err)
 		msg = http.StatusText(code)
 	}

@@ -5,7 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"hash/crc32"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
 	"math"
 	"slices"
 	"strings"
@@ -44,33 +49,76 @@ type logCursor struct {
 	seen int // rows with this (ts, h) already returned
 }
 
-const cursorVersion = 1
+// cursorVersion 2 cursors are signed with HMAC-SHA256 (cut to 16 bytes)
+// under the installation's cursor key, so a client can neither forge one
+// nor change the count it carries; version 1 (CRC-checked) is refused.
+const cursorVersion = 2
 
-func (c logCursor) encode() string {
+// MaxCursorSeen bounds the count of identical rows a cursor may skip. A
+// page holds at most store.MaxLogLimit rows, so only a run of more than
+// that many rows identical to the nanosecond reaches it; the bound keeps
+// the rows a query holds in memory at MaxCursorSeen + a page.
+const MaxCursorSeen = 100 * store.MaxLogLimit
+
+const cursorMACLen = 16
+
+func (c logCursor) encode(key []byte) string {
 	b := []byte{cursorVersion}
 	b = binary.BigEndian.AppendUint64(b, uint64(c.ts))
 	b = binary.BigEndian.AppendUint64(b, c.h)
 	b = binary.AppendUvarint(b, uint64(c.seen))
-	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	b = append(b, cursorMAC(key, b)...)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+func cursorMAC(key, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return m.Sum(nil)[:cursorMACLen]
+}
 
-func decodeCursor(s string) (logCursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 1+16+1+4 || b[0] != cursorVersion {
+// decodeCursor verifies s under key and range-checks its fields.
+func decodeCursor(key []byte, s string) (logCursor, error) {
+	if len(s) > 128 {
 		return logCursor{}, store.ErrBadCursor
 	}
-	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 1+16+1+cursorMACLen || b[0] != cursorVersion {
+		return logCursor{}, store.ErrBadCursor
+	}
+	body, mac := b[:len(b)-cursorMACLen], b[len(b)-cursorMACLen:]
+	if !hmac.Equal(cursorMAC(key, body), mac) {
 		return logCursor{}, store.ErrBadCursor
 	}
 	seen, n := binary.Uvarint(body[17:])
-	if n <= 0 || 17+n != len(body) || seen > math.MaxInt32 {
+	if n <= 0 || 17+n != len(body) || seen > MaxCursorSeen {
 		return logCursor{}, store.ErrBadCursor
 	}
 	return logCursor{ts: int64(binary.BigEndian.Uint64(body[1:9])), h: binary.BigEndian.Uint64(body[9:17]), seen: int(seen)}, nil
+}
+
+// cursorKeyFile holds the installation's cursor key, beside the tables.
+const cursorKeyFile = "cursor.key"
+
+// loadCursorKey reads dir's cursor key, creating a random one (0600) the
+// first time, so cursors stay valid across restarts.
+func loadCursorKey(dir string) ([]byte, error) {
+	p := filepath.Join(dir, cursorKeyFile)
+	if k, err := os.ReadFile(p); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("embedded: cursor key: %w", err)
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, k, 0o600); err != nil {
+		return nil, fmt.Errorf("embedded: cursor key: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return nil, fmt.Errorf("embedded: cursor key: %w", err)
+	}
+	return k, nil
 }
 
 // rowHash hashes every field of l but TS.
@@ -207,7 +255,7 @@ func (s *Store) Logs(ctx context.Context, q store.LogQuery) (store.LogPage, erro
 	limit = min(limit, store.MaxLogLimit)
 	m := &logMatcher{q: &q, floor: math.MinInt64, digest: xxhash.New()}
 	if q.Cursor != "" {
-		cur, err := decodeCursor(q.Cursor)
+		cur, err := decodeCursor(s.cursorKey, q.Cursor)
 		if err != nil {
 			return store.LogPage{}, err
 		}
@@ -262,7 +310,7 @@ func (s *Store) Logs(ctx context.Context, q store.LogQuery) (store.LogPage, erro
 		if m.cur != nil && m.cur.ts == next.ts && m.cur.h == next.h {
 			next.seen += dropped
 		}
-		page.Next = next.encode()
+		page.Next = next.encode(s.cursorKey)
 	}
 	return page, nil
 }

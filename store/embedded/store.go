@@ -87,6 +87,8 @@ type Store struct {
 	opts Options
 	req  *requestTable
 	logs *logTable
+	// cursorKey signs log page cursors (see logquery.go).
+	cursorKey []byte
 
 	closeMu sync.RWMutex // held shared by appends, exclusively by Close
 	closed  bool
@@ -109,6 +111,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	s := &Store{dir: dir, opts: opts}
 	mem := memory.NewGoAllocator()
 	var err error
+	if s.cursorKey, err = loadCursorKey(dir); err != nil {
+		return nil, err
+	}
 	if s.req, err = openTable("requests", dir, requestSpec{requestsSchema()}, &s.opts, mem); err != nil {
 		return nil, err
 	}
