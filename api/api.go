@@ -74,6 +74,7 @@ type API struct {
 
 	samples store.SampleQuerier // nil: no infra or probes views
 	scrape  ScrapeTargets       // nil: no target states
+	digests [][32]byte          // SHA-256 of each configured token
 }
 
 // domainT is a domain's default Apdex T and whether any of its APIs has a
@@ -125,6 +126,7 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 		journeys: map[string]*journeyInfo{},
 		samples:  opts.Samples,
 		scrape:   opts.Scrape,
+		digests:  tokenDigests(cfg),
 	}
 	if a.samples == nil {
 		a.samples, _ = q.(store.SampleQuerier)

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/noctua-obs/noctua/config"
@@ -52,32 +55,58 @@ func (s Scope) Key() string {
 // anonymous returns the scope of every caller when no token is configured.
 func anonymous() Scope { return Scope{Name: "anonymous", Role: config.RoleNOC} }
 
-// Authenticate resolves the caller's scope from "Authorization: Bearer
-// <token>" or, for browsers and websockets that cannot set headers, the
-// "token" query parameter. With no tokens configured every caller is the
-// NOC. A missing or unknown token is ErrUnauthorized.
+// Authenticate resolves the scope of a reader (a NOC or squad token) from
+// "Authorization: Bearer <token>" or, for browsers and websockets that
+// cannot set headers, the "token" query parameter. With no tokens
+// configured every caller is the NOC. A missing or unknown token is
+// ErrUnauthorized; an ingest or metrics token is ErrForbidden here.
 func (a *API) Authenticate(r *http.Request) (Scope, error) {
+	return a.AuthenticateAs(r, config.RoleNOC, config.RoleSquad)
+}
+
+// AuthenticateAs resolves the caller's scope and checks that its token has
+// one of roles. Tokens are compared by their SHA-256 (configured hashed or
+// plain), against every configured token in constant time, so that timing
+// reveals neither which token nearly matched nor how many there are. Basic
+// authentication is taken too, its password as the token, for log shippers
+// that only speak it.
+func (a *API) AuthenticateAs(r *http.Request, roles ...string) (Scope, error) {
 	if !a.cfg.AuthEnabled() {
 		return anonymous(), nil
 	}
-	tok := ""
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, rest, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return Scope{}, fmt.Errorf("%w: Authorization header must be \"Bearer <token>\"", ErrUnauthorized)
-		}
-		tok = strings.TrimSpace(rest)
-	} else {
-		tok = r.URL.Query().Get("token")
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return a.authenticateToken(r.URL.Query().Get("token"), roles)
 	}
+	return a.AuthenticateHeader(h, roles...)
+}
+
+// AuthenticateHeader is AuthenticateAs for the value of an Authorization
+// header (or gRPC "authorization" metadata) alone.
+func (a *API) AuthenticateHeader(h string, roles ...string) (Scope, error) {
+	if !a.cfg.AuthEnabled() {
+		return anonymous(), nil
+	}
+	scheme, rest, ok := strings.Cut(h, " ")
+	switch {
+	case ok && strings.EqualFold(scheme, "Bearer"):
+		return a.authenticateToken(strings.TrimSpace(rest), roles)
+	case ok && strings.EqualFold(scheme, "Basic"):
+		r := http.Request{Header: http.Header{"Authorization": {h}}}
+		_, pass, _ := r.BasicAuth()
+		return a.authenticateToken(pass, roles)
+	}
+	return Scope{}, fmt.Errorf("%w: Authorization header must be \"Bearer <token>\"", ErrUnauthorized)
+}
+
+func (a *API) authenticateToken(tok string, roles []string) (Scope, error) {
 	if tok == "" {
 		return Scope{}, fmt.Errorf("%w: missing bearer token", ErrUnauthorized)
 	}
-	// Compare against every token in constant time so that timing reveals
-	// neither which token nearly matched nor how many there are.
+	d := sha256.Sum256([]byte(tok))
 	found := -1
-	for i, t := range a.cfg.Auth.Tokens {
-		if subtle.ConstantTimeCompare([]byte(t.Token), []byte(tok)) == 1 {
+	for i := range a.digests {
+		if subtle.ConstantTimeCompare(a.digests[i][:], d[:]) == 1 {
 			found = i
 		}
 	}
@@ -85,9 +114,38 @@ func (a *API) Authenticate(r *http.Request) (Scope, error) {
 		return Scope{}, fmt.Errorf("%w: unknown token", ErrUnauthorized)
 	}
 	t := a.cfg.Auth.Tokens[found]
+	if !slices.Contains(roles, t.Role) {
+		return Scope{}, fmt.Errorf("%w: a %s token cannot do this (needs %s)", ErrForbidden, t.Role, strings.Join(roles, " or "))
+	}
 	s := Scope{Name: t.Name, Role: t.Role, AuthEnabled: true}
 	if t.Role == config.RoleSquad {
 		s.Domain = t.Domain
 	}
 	return s, nil
+}
+
+// Require serves h only to callers whose token has one of roles (every
+// caller when no token is configured): 401 without a token, 403 with
+// another role. It guards the write paths (config.RoleIngest, RoleNOC)
+// and /metrics (RoleMetrics, RoleNOC).
+func (a *API) Require(h http.Handler, roles ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := a.AuthenticateAs(r, roles...); err != nil {
+			if errors.Is(err, ErrUnauthorized) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="noctua"`)
+			}
+			a.WriteError(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// tokenDigests returns the SHA-256 of each configured token, in order.
+func tokenDigests(cfg *config.Config) [][32]byte {
+	out := make([][32]byte, len(cfg.Auth.Tokens))
+	for i, t := range cfg.Auth.Tokens {
+		out[i], _ = t.Digest() // validated: a bad hash cannot get here
+	}
+	return out
 }

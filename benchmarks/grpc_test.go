@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/noctua-obs/noctua/demo"
@@ -32,6 +33,7 @@ func BenchmarkOTLPGRPCIngest(b *testing.B) {
 		bodies[i] = raw
 	}
 	srv := startNoctua(b)
+	authCtx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+ingestToken)
 	conns := make([]*grpc.ClientConn, *ingestSenders)
 	for i := range conns {
 		cc, err := grpc.NewClient(srv.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -49,7 +51,7 @@ func BenchmarkOTLPGRPCIngest(b *testing.B) {
 		ok:     http.StatusOK,
 		send: func(sender int, body []byte) (int, error) {
 			var out rawBytes
-			err := conns[sender].Invoke(context.Background(), "/opentelemetry.proto.collector.trace.v1.TraceService/Export", (*rawBytes)(&body), &out)
+			err := conns[sender].Invoke(authCtx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", (*rawBytes)(&body), &out)
 			switch status.Code(err) {
 			case codes.OK:
 				return http.StatusOK, nil

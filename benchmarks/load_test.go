@@ -20,6 +20,10 @@ var (
 	ingestProfile = flag.String("ingest.cpuprofile", "", "write a CPU profile of the server, taken during the ingest load, to this file")
 )
 
+// ingestToken is the example configuration's ingest token, which every
+// write needs since the server runs with its tokens.
+const ingestToken = "demo-ingest-token"
+
 // load is one kind of pre-encoded ingest request, posted round robin.
 type load struct {
 	path   string      // e.g. /v1/traces
@@ -39,6 +43,11 @@ type load struct {
 // items, its peak RSS and the requests it refused (503/429, retryable).
 func runLoad(b *testing.B, srv *server, p load) {
 	url := srv.base + p.path
+	p.header = p.header.Clone()
+	if p.header == nil {
+		p.header = http.Header{}
+	}
+	p.header.Set("Authorization", "Bearer "+ingestToken)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *ingestSenders}}
 	for i := 0; i < b.N; i++ {
 		profiled := profileDuring(b, srv)

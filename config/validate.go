@@ -81,24 +81,27 @@ func (c *Config) validateServer(p *problems) {
 }
 
 func (c *Config) validateAuth(p *problems) {
-	seen := map[string]bool{}
+	seen := map[[32]byte]bool{}
 	for i, t := range c.Auth.Tokens {
 		path := fmt.Sprintf("auth.tokens[%d]", i)
-		if len(t.Token) < 8 {
+		d, err := t.Digest()
+		switch {
+		case err != nil:
+			p.add(path+".token", "%v", err)
+		case !t.Hashed() && len(t.Token) < 8:
 			p.add(path+".token", "must be at least 8 characters")
-		}
-		if seen[t.Token] {
+		case seen[d]:
 			p.add(path+".token", "duplicate token")
 		}
-		seen[t.Token] = true
+		seen[d] = true
 		switch t.Role {
-		case RoleNOC:
+		case RoleNOC, RoleIngest, RoleMetrics:
 		case RoleSquad:
 			if c.Domain(t.Domain) == nil {
 				p.add(path+".domain", "unknown domain %q for a squad token", t.Domain)
 			}
 		default:
-			p.add(path+".role", "want %q or %q, got %q", RoleNOC, RoleSquad, t.Role)
+			p.add(path+".role", "want %q, %q, %q or %q, got %q", RoleNOC, RoleSquad, RoleIngest, RoleMetrics, t.Role)
 		}
 	}
 }

@@ -61,7 +61,10 @@ func pushUntilKilled(t *testing.T, base string, firstID, killAfter int, kill fun
 				default:
 				}
 				id := firstID + n*crashPushers + p
-				resp, err := client.Post(base+"/loki/api/v1/push", "application/json", bytes.NewReader(pushBody(id, time.Now())))
+				req, _ := http.NewRequest(http.MethodPost, base+"/loki/api/v1/push", bytes.NewReader(pushBody(id, time.Now())))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+demoIngestToken)
+				resp, err := client.Do(req)
 				if err != nil {
 					return // killed
 				}

@@ -1,7 +1,16 @@
 package main
 
 import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
 	"fmt"
+	"github.com/noctua-obs/noctua/api"
 	"net"
 	"time"
 
@@ -12,7 +21,7 @@ import (
 // serveGRPC starts the OTLP/gRPC listener unless server.grpc_listen is
 // "off". Serve errors go to errc. stop drains the exports in flight for up
 // to otlp.GRPCShutdownGrace, then cuts the rest.
-func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, errc chan<- error) (addr string, stop func(), err error) {
+func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, errc chan<- error) (addr string, stop func(), err error) {
 	if cfg.Server.GRPCListen == "off" {
 		return "off", func() {}, nil
 	}
@@ -20,7 +29,7 @@ func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, errc chan<- error) (addr 
 	if err != nil {
 		return "", nil, fmt.Errorf("grpc listen: %w", err)
 	}
-	srv := rcv.GRPCServer()
+	srv := rcv.GRPCServer(grpc.UnaryInterceptor(ingestAuth(views)))
 	go func() {
 		if err := srv.Serve(ln); err != nil {
 			errc <- fmt.Errorf("grpc server: %w", err)
@@ -36,4 +45,28 @@ func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, errc chan<- error) (addr 
 		}
 	}
 	return ln.Addr().String(), stop, nil
+}
+
+// ingestAuth checks the "authorization" metadata of every export as the
+// HTTP write paths check the header: an ingest or NOC token when auth is
+// configured; Unauthenticated or PermissionDenied otherwise.
+func ingestAuth(views *api.API) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		var hdr string
+		if md, ok := metadata.FromIncomingContext(ctx); ok {
+			if v := md.Get("authorization"); len(v) > 0 {
+				hdr = v[0]
+			}
+		}
+		if hdr == "" {
+			hdr = "Bearer "
+		}
+		if _, err := views.AuthenticateHeader(hdr, config.RoleIngest, config.RoleNOC); err != nil {
+			if errors.Is(err, api.ErrForbidden) {
+				return nil, status.Error(codes.PermissionDenied, err.Error())
+			}
+			return nil, status.Error(codes.Unauthenticated, err.Error())
+		}
+		return h(ctx, req)
+	}
 }

@@ -19,6 +19,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// demoIngestToken is the example configuration's write-only token.
+const demoIngestToken = "demo-ingest-token"
+
 // freeAddr returns a loopback address with a port free a moment ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
@@ -42,7 +45,9 @@ func TestOTLPGRPCThroughAPI(t *testing.T) {
 	ctx := context.Background()
 	res := resource.NewSchemaless(attribute.String("service.name", "grpc-e2e-svc"))
 
-	texp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(grpcAddr), otlptracegrpc.WithInsecure(), otlptracegrpc.WithCompressor("gzip"))
+	auth := map[string]string{"authorization": "Bearer " + demoIngestToken}
+	texp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(grpcAddr), otlptracegrpc.WithInsecure(),
+		otlptracegrpc.WithCompressor("gzip"), otlptracegrpc.WithHeaders(auth))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +66,7 @@ func TestOTLPGRPCThroughAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lexp, err := otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(grpcAddr), otlploggrpc.WithInsecure())
+	lexp, err := otlploggrpc.New(ctx, otlploggrpc.WithEndpoint(grpcAddr), otlploggrpc.WithInsecure(), otlploggrpc.WithHeaders(auth))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,13 +155,16 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	var ready atomic.Bool
 	mux := http.NewServeMux()
 	admit := ingest.NewAdmission(cfg.Server.MaxIngestBytes, reg)
-	mux.Handle("POST /v1/traces", admit.Wrap(otlpRcv.TracesHandler()))
-	mux.Handle("POST /v1/logs", admit.Wrap(otlpRcv.LogsHandler()))
-	mux.Handle("POST /v1/metrics", admit.Wrap(otlpRcv.MetricsHandler()))
-	mux.Handle("POST /loki/api/v1/push", admit.Wrap(lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts)))
+	writer := func(h http.Handler) http.Handler {
+		return views.Require(admit.Wrap(h), config.RoleIngest, config.RoleNOC)
+	}
+	mux.Handle("POST /v1/traces", writer(otlpRcv.TracesHandler()))
+	mux.Handle("POST /v1/logs", writer(otlpRcv.LogsHandler()))
+	mux.Handle("POST /v1/metrics", writer(otlpRcv.MetricsHandler()))
+	mux.Handle("POST /loki/api/v1/push", writer(lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts)))
 	views.Routes(mux)
 	mux.Handle("GET /ws", hub)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", views.Require(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), config.RoleMetrics, config.RoleNOC))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {
@@ -187,7 +190,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, errc)
+	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, views, errc)
 	if err != nil {
 		return err
 	}
@@ -196,13 +199,14 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Noctua %s is up.\n  NOC dashboard: %s/%s\n  OTLP/HTTP:     %s/v1/traces, /v1/logs, /v1/metrics\n  OTLP/gRPC:     %s\n  Loki push:     %s/loki/api/v1/push\n  metrics:       %s/metrics\n",
-		version, base, tokenQuery(cfg), base, grpcAddr, base, base)
+		version, base, tokenQuery(cfg, f.config == ""), base, grpcAddr, base, base)
 	level.Info(logger).Log("msg", "serving", "addr", ln.Addr().String(), "data_dir", cfg.Server.DataDir, "demo", f.demo)
 
 	if f.demo {
 		go func() {
 			err := demo.Run(ctx, cfg, demo.Options{
 				Endpoint:   base + "/v1/traces",
+				Token:      ingestToken(cfg),
 				Rate:       f.demoRate,
 				Logger:     log.With(logger, "component", "demo"),
 				OnIncident: infra.Incident,
@@ -229,11 +233,29 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 }
 
 // tokenQuery returns "?token=..." with the first NOC token, so the printed
-// URL opens the NOC view directly in the demo.
-func tokenQuery(cfg *config.Config) string {
+// URL opens the NOC view directly — only for the shipped example
+// configuration, whose tokens are public demo values. A configured
+// token is a secret and never printed.
+func tokenQuery(cfg *config.Config, example bool) string {
+	if !example {
+		return ""
+	}
 	for _, t := range cfg.Auth.Tokens {
-		if t.Role == config.RoleNOC {
+		if t.Role == config.RoleNOC && !t.Hashed() {
 			return "?token=" + t.Token
+		}
+	}
+	return ""
+}
+
+// ingestToken returns the first plain ingest (or NOC) token, which the
+// demo load sends with its requests; "" when there is none.
+func ingestToken(cfg *config.Config) string {
+	for _, role := range []string{config.RoleIngest, config.RoleNOC} {
+		for _, t := range cfg.Auth.Tokens {
+			if t.Role == role && !t.Hashed() {
+				return t.Token
+			}
 		}
 	}
 	return ""

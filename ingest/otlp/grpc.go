@@ -50,30 +50,37 @@ func (r *Receiver) GRPCServer(extra ...grpc.ServerOption) *grpc.Server {
 		s.RegisterService(&grpc.ServiceDesc{
 			ServiceName: svc.name,
 			HandlerType: (*any)(nil),
-			Methods:     []grpc.MethodDesc{{MethodName: "Export", Handler: grpcExport(svc.export)}},
+			Methods:     []grpc.MethodDesc{{MethodName: "Export", Handler: grpcExport("/"+svc.name+"/Export", svc.export)}},
 			Metadata:    "opentelemetry/proto/collector",
 		}, r)
 	}
 	return s
 }
 
-// grpcExport adapts an export path to a unary gRPC method handler.
-func grpcExport(export exportFunc) func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
-	return func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+// grpcExport adapts an export path to a unary gRPC method handler,
+// through the server's interceptor (authentication) when it has one.
+func grpcExport(method string, export exportFunc) func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
+	return func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
 		msg := getRaw()
 		defer putRaw(msg)
 		if err := dec(msg); err != nil {
 			return nil, err
 		}
-		resp, err := export(ctx, encProto, msg.b)
-		if err != nil {
-			return nil, grpcStatus(err)
+		handle := func(ctx context.Context, req any) (any, error) {
+			resp, err := export(ctx, encProto, req.(*rawMessage).b)
+			if err != nil {
+				return nil, grpcStatus(err)
+			}
+			b, err := resp.MarshalProto()
+			if err != nil {
+				return nil, status.Errorf(codes.Internal, "encoding response: %v", err)
+			}
+			return &rawMessage{b: b}, nil
 		}
-		b, err := resp.MarshalProto()
-		if err != nil {
-			return nil, status.Errorf(codes.Internal, "encoding response: %v", err)
+		if icpt == nil {
+			return handle(ctx, msg)
 		}
-		return &rawMessage{b: b}, nil
+		return icpt(ctx, msg, &grpc.UnaryServerInfo{Server: srv, FullMethod: method}, handle)
 	}
 }
 
