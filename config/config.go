@@ -45,8 +45,8 @@ type Server struct {
 	// MaxIngestBytes bounds the request body bytes all ingest endpoints
 	// hold at once (by Content-Length, or as a chunked body is read); a
 	// request past it gets 503 + Retry-After before its body is read.
-	MaxIngestBytes int64 `yaml:"max_ingest_bytes"`
-	UserHashSalt   string        `yaml:"user_hash_salt"`  // salt for hashing customer identifiers
+	MaxIngestBytes int64  `yaml:"max_ingest_bytes"`
+	UserHashSalt   string `yaml:"user_hash_salt"` // salt for hashing customer identifiers
 }
 
 // Auth lists the bearer tokens. With no tokens configured every caller is

@@ -3,15 +3,15 @@ package embedded
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"math"
 	"slices"
 	"strings"
 
