@@ -21,6 +21,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -192,15 +193,37 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if strings.EqualFold(u.Scheme, scheme) && sameHostPort(u, scheme, r.Host) {
 		return true
 	}
 	for _, o := range h.allowed {
-		if strings.EqualFold(o, origin) {
+		if strings.EqualFold(o, strings.TrimRight(origin, "/")) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameHostPort reports whether the origin u names host (a Host header),
+// ports compared with the scheme's default filled in.
+func sameHostPort(u *url.URL, scheme, host string) bool {
+	port := func(h string) (string, string) {
+		name, p, err := net.SplitHostPort(h)
+		if err != nil {
+			name, p = h, ""
+		}
+		if p == "" {
+			p = map[string]string{"http": "80", "https": "443"}[scheme]
+		}
+		return strings.ToLower(strings.Trim(name, "[]")), p
+	}
+	on, op := port(u.Host)
+	hn, hp := port(host)
+	return on == hn && op == hp
 }
 
 // ServeHTTP checks the Origin (403), authenticates the caller (bearer

@@ -361,6 +361,8 @@ func TestUpgradeRejected(t *testing.T) {
 		{"foreign origin", apitest.NOCToken, "https://evil.example", http.StatusForbidden},
 		{"allowed origin", apitest.NOCToken, "https://noc.bank.example", http.StatusSwitchingProtocols},
 		{"same host", apitest.NOCToken, srv.URL, http.StatusSwitchingProtocols},
+		{"same host, other scheme", apitest.NOCToken, strings.Replace(srv.URL, "http://", "https://", 1), http.StatusForbidden},
+		{"same host, other port", apitest.NOCToken, srv.URL[:strings.LastIndexByte(srv.URL, ':')] + ":1", http.StatusForbidden},
 	} {
 		hdr := http.Header{}
 		if tc.origin != "" {

@@ -149,6 +149,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		AllowedOrigins: cfg.Server.AllowedOrigins,
 		Logger:         log.With(logger, "component", "ws"),
 	})
+	reg.MustRegister(hub.Collector())
 	go hub.Run(ctx)
 	defer hub.Close()
 
