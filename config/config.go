@@ -47,6 +47,10 @@ type Server struct {
 	// request past it gets 503 + Retry-After before its body is read.
 	MaxIngestBytes int64  `yaml:"max_ingest_bytes"`
 	UserHashSalt   string `yaml:"user_hash_salt"` // salt for hashing customer identifiers
+	// TLSCertFile and TLSKeyFile (PEM), when both are set, serve HTTPS and
+	// gRPC over TLS on the same listeners.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 }
 
 // Auth lists the bearer tokens. With no tokens configured every caller is

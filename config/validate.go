@@ -53,6 +53,9 @@ func (c *Config) validateServer(p *problems) {
 			p.add("server.grpc_listen", "want host:port or off, got %q", s.GRPCListen)
 		}
 	}
+	if (s.TLSCertFile == "") != (s.TLSKeyFile == "") {
+		p.add("server.tls_cert_file", "set both tls_cert_file and tls_key_file, or neither")
+	}
 	if s.Retention < 0 {
 		p.add("server.retention", "must not be negative")
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -21,7 +23,7 @@ import (
 // serveGRPC starts the OTLP/gRPC listener unless server.grpc_listen is
 // "off". Serve errors go to errc. stop drains the exports in flight for up
 // to otlp.GRPCShutdownGrace, then cuts the rest.
-func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, errc chan<- error) (addr string, stop func(), err error) {
+func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, tlsCfg *tls.Config, errc chan<- error) (addr string, stop func(), err error) {
 	if cfg.Server.GRPCListen == "off" {
 		return "off", func() {}, nil
 	}
@@ -29,7 +31,11 @@ func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, errc chan
 	if err != nil {
 		return "", nil, fmt.Errorf("grpc listen: %w", err)
 	}
-	srv := rcv.GRPCServer(grpc.UnaryInterceptor(ingestAuth(views)))
+	opts := []grpc.ServerOption{grpc.UnaryInterceptor(ingestAuth(views))}
+	if tlsCfg != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	}
+	srv := rcv.GRPCServer(opts...)
 	go func() {
 		if err := srv.Serve(ln); err != nil {
 			errc <- fmt.Errorf("grpc server: %w", err)
@@ -69,4 +75,17 @@ func ingestAuth(views *api.API) grpc.UnaryServerInterceptor {
 		}
 		return h(ctx, req)
 	}
+}
+
+// loadTLS returns the TLS configuration of the listeners, or nil when no
+// certificate is configured.
+func loadTLS(cfg *config.Config) (*tls.Config, error) {
+	if cfg.Server.TLSCertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}, nil
 }

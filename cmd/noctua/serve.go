@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -184,6 +185,15 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	tlsCfg, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+		scheme = "https"
+	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -191,14 +201,14 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, views, errc)
+	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, views, tlsCfg, errc)
 	if err != nil {
 		return err
 	}
 	defer stopGRPC()
 	ready.Store(true)
 
-	base := "http://" + ln.Addr().String()
+	base := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "Noctua %s is up.\n  NOC dashboard: %s/%s\n  OTLP/HTTP:     %s/v1/traces, /v1/logs, /v1/metrics\n  OTLP/gRPC:     %s\n  Loki push:     %s/loki/api/v1/push\n  metrics:       %s/metrics\n",
 		version, base, tokenQuery(cfg, f.config == ""), base, grpcAddr, base, base)
 	level.Info(logger).Log("msg", "serving", "addr", ln.Addr().String(), "data_dir", cfg.Server.DataDir, "demo", f.demo)
