@@ -50,3 +50,21 @@ func (d *Domains) API(service, route string) string {
 	}
 	return route
 }
+
+// resolve returns the domain of service and the API name of route, and
+// whether each came from the configuration: an unknown service is in
+// record.Unassigned, an unnamed route keeps its raw value (the caller
+// bounds both).
+func (d *Domains) resolve(service, route string) (domain, api string, knownSvc, knownAPI bool) {
+	domain, knownSvc = d.owner[service]
+	if !knownSvc {
+		domain = record.Unassigned
+	}
+	if a, ok := d.apis[svcKey{service, route}]; ok {
+		return domain, a, knownSvc, true
+	}
+	if route == "" {
+		return domain, "unknown", knownSvc, true
+	}
+	return domain, route, knownSvc, false
+}

@@ -19,7 +19,9 @@ func (n *Normaliser) Log(l *record.Log) { n.log(l, nil, nil) }
 type logMemo struct {
 	valid                bool
 	service, route       string // the keys of domain, api and journey
+	svc                  string // the service as bounded
 	domain, api, journey string
+	labels, labelsOut    string // the last label set and its bounded value
 	codeValid            bool
 	code, class          string
 }
@@ -29,17 +31,30 @@ type logMemo struct {
 func (n *Normaliser) log(l *record.Log, a *arena, m *logMemo) {
 	var journey string
 	if m != nil && m.valid && l.Service == m.service && l.Route == m.route {
-		l.Domain, l.API, journey = m.domain, m.api, m.journey
+		l.Service, l.Domain, l.API, journey = m.svc, m.domain, m.api, m.journey
 	} else {
-		l.Domain = n.domains.Domain(l.Service)
-		l.API = n.domains.API(l.Service, l.Route)
+		service, route := l.Service, l.Route
+		l.Service, l.Domain, l.API = n.place(l.Service, l.Route)
 		journey = n.journeys.Journey(l.Service, l.API)
 		if m != nil {
-			m.valid, m.service, m.route, m.domain, m.api, m.journey = true, l.Service, l.Route, l.Domain, l.API, journey
+			m.valid, m.service, m.route, m.svc, m.domain, m.api, m.journey = true, service, route, l.Service, l.Domain, l.API, journey
 		}
 	}
 	if l.Journey == "" {
 		l.Journey = journey
+	} else {
+		l.Journey = n.journey(l.Journey)
+	}
+	if l.Labels != "" {
+		if m != nil && m.labels == l.Labels && m.labelsOut != "" {
+			l.Labels = m.labelsOut
+		} else {
+			in := l.Labels
+			l.Labels = n.bounds.labels.admit(l.Labels)
+			if m != nil {
+				m.labels, m.labelsOut = in, l.Labels
+			}
+		}
 	}
 	switch {
 	case l.ErrorCode == "":

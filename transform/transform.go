@@ -28,6 +28,7 @@ type Normaliser struct {
 	apdex    *ApdexTs
 	users    *UserHasher
 	owners   *Owners
+	bounds   *bounds
 }
 
 // New builds a Normaliser from a validated configuration.
@@ -44,15 +45,17 @@ func New(cfg *config.Config) (*Normaliser, error) {
 		apdex:    NewApdexTs(cfg),
 		users:    NewUserHasher(cfg.Server.UserHashSalt),
 		owners:   NewOwners(cfg),
+		bounds:   newBounds(),
 	}, nil
 }
 
 // Request normalises r in place.
 func (n *Normaliser) Request(r *record.Request) {
-	r.Domain = n.domains.Domain(r.Service)
-	r.API = n.domains.API(r.Service, r.Route)
+	r.Service, r.Domain, r.API = n.place(r.Service, r.Route)
 	if r.Journey == "" {
 		r.Journey = n.journeys.Journey(r.Service, r.API)
+	} else {
+		r.Journey = n.journey(r.Journey)
 	}
 	if r.Error {
 		r.ErrorClass = n.errors.Class(r.ErrorCode, int(r.StatusCode))
@@ -123,4 +126,26 @@ func (n *Normaliser) Samples(ss []record.Sample) {
 	for i := range ss {
 		n.Sample(&ss[i])
 	}
+}
+
+// place returns a record's service, domain and API: from the
+// configuration, or bounded — an unknown service past MaxUnknownServices
+// and an unnamed route past its service's bound become Other.
+func (n *Normaliser) place(service, route string) (svc, domain, api string) {
+	domain, api, knownSvc, knownAPI := n.domains.resolve(service, route)
+	if !knownSvc {
+		service = n.bounds.services.admit(service)
+	}
+	if !knownAPI {
+		api = n.bounds.route(service, api, knownSvc)
+	}
+	return service, domain, api
+}
+
+// journey bounds a journey id a record carried.
+func (n *Normaliser) journey(id string) string {
+	if n.journeys.Known(id) {
+		return id
+	}
+	return n.bounds.journeys.admit(id)
 }

@@ -122,6 +122,13 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err != nil {
 		return err
 	}
+	for _, kind := range []string{"unknown_services", "apis_per_service", "unknown_journeys", "log_label_sets"} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "noctua_cardinality_overflow_total",
+			Help:        "Rows whose service, API, journey or log label set was past its cardinality bound and counted under (other).",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return float64(norm.Overflows()[kind]) }))
+	}
 	samples := samplesOf(ctx, st, logger)
 	pipe := ingest.NewPipeline(norm, st, ingest.NewMetrics(reg), cfg.Server.MaxInflight).WithLogs(st).WithSamples(samples)
 	scrapes, err := startScrape(ctx, cfg, pipe, norm, reg, logger)
