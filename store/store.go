@@ -89,6 +89,10 @@ type Stats struct {
 	AppendBatches  int64
 	LogRows        int64 // log rows held, sealed and open
 	LogRollupCells int64
+	// Quarantined counts the damaged sealed files moved aside since start;
+	// WALGaps the corrupt stretches skipped in the middle of WAL segments.
+	Quarantined int64
+	WALGaps     int64
 }
 
 // Dim names a dimension of the data model.

@@ -181,6 +181,10 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 			return
 		}
 		io.WriteString(w, "ready\n")
+		if s := st.Stats(); s.Quarantined > 0 || s.WALGaps > 0 {
+			fmt.Fprintf(w, "degraded: %d damaged sealed files quarantined (moved to quarantine/ in the data directory), %d corrupt WAL stretches skipped; see the log\n",
+				s.Quarantined, s.WALGaps)
+		}
 	})
 	mux.Handle("/", ui.Handler())
 	if f.pprof {
@@ -293,4 +297,6 @@ func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
 	gauge("noctua_rollup_cells", "Rollup cells held in memory.", func(s store.Stats) int64 { return s.RollupCells })
 	gauge("noctua_store_log_rows", "Log rows held by the store.", func(s store.Stats) int64 { return s.LogRows })
 	gauge("noctua_log_rollup_cells", "Log rollup cells held in memory.", func(s store.Stats) int64 { return s.LogRollupCells })
+	gauge("noctua_store_quarantined_files", "Damaged sealed files moved aside since start (their raw rows are no longer served).", func(s store.Stats) int64 { return s.Quarantined })
+	gauge("noctua_wal_corrupt_gaps", "Corrupt stretches skipped in the middle of WAL segments at start (entries there were lost; those after kept).", func(s store.Stats) int64 { return s.WALGaps })
 }

@@ -228,6 +228,8 @@ func (s *Store) Stats() store.Stats {
 		AppendBatches:  r.batches + l.batches,
 		LogRows:        l.rows,
 		LogRollupCells: l.cells,
+		Quarantined:    r.quarantined + l.quarantined,
+		WALGaps:        r.walGaps + l.walGaps,
 	}
 }
 

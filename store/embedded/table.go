@@ -115,8 +115,9 @@ type table[R any, B builder[R], S rollupOf[R]] struct {
 	nextApply uint64
 	pending   map[uint64]*pendingBatch[R]
 
-	sealKick chan struct{}
-	batches  atomic.Int64
+	sealKick    chan struct{}
+	batches     atomic.Int64
+	quarantined atomic.Int64 // damaged sealed blocks moved aside
 }
 
 // openTable recovers the table in dir: its sealed files' rollups, then the
@@ -213,16 +214,25 @@ func (t *table[R, B, S]) loadSealed() (uint64, error) {
 	}
 	maxSeq = max(maxSeq, seq)
 	now := t.opts.Now()
+	type damage struct {
+		sf  sealedFile
+		err error
+	}
+	var damaged []damage
 	for i := range t.files {
 		sf := &t.files[i]
 		if err := t.loadRollup(sf, now); err != nil {
-			return 0, err
+			damaged = append(damaged, damage{*sf, err})
+			continue
 		}
 		for _, p := range []string{sf.parquetPath(), sf.rollupPath()} {
 			if st, err := os.Stat(p); err == nil {
 				sf.bytes += st.Size()
 			}
 		}
+	}
+	for _, d := range damaged {
+		t.quarantine(d.sf, d.err)
 	}
 	return maxSeq, nil
 }
@@ -244,7 +254,12 @@ func (t *table[R, B, S]) loadRollup(sf *sealedFile, now time.Time) error {
 	if err := readParquet(context.Background(), sf.parquetPath(), t.mem, func(rec arrow.Record) error {
 		return t.spec.rows(rec, set.Add)
 	}); err != nil {
-		return err
+		// Neither file verifies: keep the cells of the rows that could be
+		// read, and let the caller quarantine the block.
+		if cells, merr := set.MarshalBinary(); merr == nil {
+			_ = t.roll.UnmarshalMerge(cells, now)
+		}
+		return fmt.Errorf("embedded: %s: damaged parquet file without a usable rollup: %w", filepath.Base(sf.parquetPath()), err)
 	}
 	cells, err := set.MarshalBinary()
 	if err != nil {
@@ -436,6 +451,7 @@ func (t *table[R, B, S]) enforceRetention(now time.Time) {
 // tableStats is one table's share of store.Stats.
 type tableStats struct {
 	rows, openRows, walBytes, diskBytes, files, cells, batches int64
+	quarantined, walGaps                                       int64
 }
 
 func (t *table[R, B, S]) stats() tableStats {
@@ -453,6 +469,8 @@ func (t *table[R, B, S]) stats() tableStats {
 	st.walBytes = t.wal.Bytes()
 	st.cells = t.roll.Cells()
 	st.batches = t.batches.Load()
+	st.quarantined = t.quarantined.Load()
+	st.walGaps = int64(len(t.wal.Gaps()))
 	return st
 }
 
@@ -527,7 +545,14 @@ func (t *table[R, B, S]) scan(ctx context.Context, srcs []source, done func(src 
 			fn(rec)
 			return nil
 		}); err != nil {
-			return err
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			// Deleted by retention since the query listed it, or damaged:
+			// the query goes on with the other sources.
+			if sf, ok := t.sealedFileOf(src.path); ok && !errors.Is(err, os.ErrNotExist) {
+				t.quarantine(sf, err)
+			}
 		}
 		after()
 	}

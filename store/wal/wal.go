@@ -22,13 +22,11 @@
 package wal
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -126,6 +124,7 @@ type WAL struct {
 
 	mu      sync.Mutex // guards segs
 	segs    []segment  // in sequence order; the last one is active
+	gaps    []Gap      // corrupt stretches skipped by Open
 	lastSeq uint64     // last sequence number written (0: none)
 
 	// owned by the writer goroutine
@@ -203,10 +202,15 @@ func (w *WAL) load() error {
 	var last uint64
 	for i := range segs {
 		s := &segs[i]
-		valid, lastSeq, n, err := scanSegment(s.path, w.opts.MaxEntryBytes, last, nil)
+		valid, lastSeq, n, gaps, err := scanSegment(s.path, w.opts.MaxEntryBytes, last, nil)
 		if err != nil {
 			return err
 		}
+		for _, g := range gaps {
+			level.Error(w.opts.Logger).Log("msg", "wal segment is corrupt in the middle; skipping the damaged bytes and keeping every valid entry after them",
+				"segment", g.Segment, "from_byte", g.From, "to_byte", g.To, "lost_seq_from", g.AfterSeq+1, "lost_seq_to", g.NextSeq-1)
+		}
+		w.gaps = append(w.gaps, gaps...)
 		if valid < s.size {
 			if zeroPadding(s.path, valid, s.size) {
 				level.Debug(w.opts.Logger).Log("msg", "wal segment ends in the padding of a direct write; cutting it",
@@ -260,51 +264,83 @@ func zeroPadding(path string, valid, size int64) bool {
 	return true
 }
 
-// scanSegment reads the valid prefix of a segment, calling fn (when non-nil)
-// for each entry. It returns the valid length, the last sequence number and
-// the number of entries. An entry whose seq is not above prevSeq ends the
-// valid prefix.
-func scanSegment(path string, maxEntry int, prevSeq uint64, fn func(seq uint64, payload []byte) error) (valid int64, lastSeq uint64, n int, err error) {
-	f, err := os.Open(path)
+// scanSegment reads the valid frames of a segment, calling fn (when
+// non-nil) for each entry. It returns the end of the last valid frame, the
+// last sequence number, the number of entries and the corrupt stretches it
+// skipped. A frame that does not verify is not the end of the segment when
+// a valid frame follows it: the scan resynchronises on the next frame that
+// verifies and carries a later sequence number, so corruption in the middle
+// of a segment loses only what it overwrote, never the acknowledged
+// entries after it; only a bad stretch with no valid frame after it is a
+// torn tail.
+func scanSegment(path string, maxEntry int, prevSeq uint64, fn func(seq uint64, payload []byte) error) (valid int64, lastSeq uint64, n int, gaps []Gap, err error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("wal: open %s: %w", path, err)
+		return 0, 0, 0, nil, fmt.Errorf("wal: read %s: %w", path, err)
 	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	var hdr [headerLen]byte
-	var payload []byte
 	lastSeq = prevSeq
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			return valid, lastSeq, n, nil // EOF or torn header
-		}
-		length := binary.LittleEndian.Uint32(hdr[0:4])
-		sum := binary.LittleEndian.Uint32(hdr[4:8])
-		seq := binary.LittleEndian.Uint64(hdr[8:16])
-		if int64(length) > int64(maxEntry) || seq <= lastSeq {
-			return valid, lastSeq, n, nil
-		}
-		if cap(payload) < int(length) {
-			payload = make([]byte, length)
-		}
-		payload = payload[:length]
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return valid, lastSeq, n, nil
-		}
-		c := crc32.Update(0, castagnoli, hdr[8:16])
-		c = crc32.Update(c, castagnoli, payload)
-		if c != sum {
-			return valid, lastSeq, n, nil
+	off := 0
+	for off < len(data) {
+		seq, length, ok := frameAt(data, off, maxEntry, lastSeq)
+		if !ok {
+			next := -1
+			for o := off + 1; o+headerLen <= len(data); o++ {
+				if _, _, ok := frameAt(data, o, maxEntry, lastSeq); ok {
+					next = o
+					break
+				}
+			}
+			if next < 0 {
+				return valid, lastSeq, n, gaps, nil // torn tail
+			}
+			nextSeq := binary.LittleEndian.Uint64(data[next+8 : next+16])
+			gaps = append(gaps, Gap{Segment: path, From: int64(off), To: int64(next), AfterSeq: lastSeq, NextSeq: nextSeq})
+			off = next
+			continue
 		}
 		if fn != nil {
-			if err := fn(seq, payload); err != nil {
-				return valid, lastSeq, n, err
+			if err := fn(seq, data[off+headerLen:off+headerLen+length]); err != nil {
+				return valid, lastSeq, n, gaps, err
 			}
 		}
-		valid += headerLen + int64(length)
+		off += headerLen + length
+		valid = int64(off)
 		lastSeq = seq
 		n++
 	}
+	return valid, lastSeq, n, gaps, nil
+}
+
+// maxSeqJump bounds how far past the last good sequence number a frame
+// found while resynchronising may be: a real gap spans the entries one
+// stretch of corrupt bytes held, not billions.
+const maxSeqJump = 1 << 24
+
+// frameAt verifies the frame at off: a length within bounds and the data,
+// a sequence number after prevSeq, and its checksum.
+func frameAt(data []byte, off, maxEntry int, prevSeq uint64) (seq uint64, length int, ok bool) {
+	if off+headerLen > len(data) {
+		return 0, 0, false
+	}
+	hdr := data[off : off+headerLen]
+	length = int(binary.LittleEndian.Uint32(hdr[0:4]))
+	sum := binary.LittleEndian.Uint32(hdr[4:8])
+	seq = binary.LittleEndian.Uint64(hdr[8:16])
+	if length > maxEntry || off+headerLen+length > len(data) || seq <= prevSeq || seq-prevSeq > maxSeqJump {
+		return 0, 0, false
+	}
+	c := crc32.Update(0, castagnoli, hdr[8:16])
+	c = crc32.Update(c, castagnoli, data[off+headerLen:off+headerLen+length])
+	return seq, length, c == sum
+}
+
+// Gap is a corrupt stretch in the middle of a segment that Open skipped:
+// the entries after AfterSeq and before NextSeq that it held are lost, the
+// ones after it kept.
+type Gap struct {
+	Segment           string
+	From, To          int64 // byte offsets
+	AfterSeq, NextSeq uint64
 }
 
 // openActive opens the last segment for appending, creating one if needed.
@@ -551,7 +587,7 @@ func (w *WAL) Replay(fromSeqExclusive uint64, fn func(seq uint64, payload []byte
 		if i+1 < len(segs) && segs[i+1].first <= fromSeqExclusive+1 {
 			continue // wholly at or below fromSeqExclusive
 		}
-		_, last, _, err := scanSegment(s.path, w.opts.MaxEntryBytes, prev, func(seq uint64, payload []byte) error {
+		_, last, _, _, err := scanSegment(s.path, w.opts.MaxEntryBytes, prev, func(seq uint64, payload []byte) error {
 			if seq <= fromSeqExclusive {
 				return nil
 			}
@@ -593,6 +629,14 @@ func (w *WAL) LastSeq() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.lastSeq
+}
+
+// Gaps returns the corrupt stretches Open skipped in the middle of
+// segments (see scanSegment).
+func (w *WAL) Gaps() []Gap {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.gaps)
 }
 
 // Bytes returns the size of all segments.

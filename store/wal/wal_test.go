@@ -367,3 +367,43 @@ func TestDirectRefusedFallsBack(t *testing.T) {
 		t.Fatalf("replayed %v, want %v", got, want)
 	}
 }
+
+// TestCorruptionInTheMiddle: a flipped byte inside an entry of an older
+// segment loses that entry only; every later entry of the segment and of
+// the segments after it is replayed, and the gap is reported.
+func TestCorruptionInTheMiddle(t *testing.T) {
+	dir := t.TempDir()
+	w := openT(t, dir, Options{SegmentBytes: 600})
+	const n = 60
+	for i := range n {
+		if _, err := w.Append(context.Background(), []byte(fmt.Sprintf("entry-%02d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	segs, _ := listSegments(dir)
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	// The payload of the third entry of the first segment.
+	const frame = headerLen + len("entry-00")
+	flip(segs[0].path, int64(2*frame+headerLen+3))
+	w = openT(t, dir, Options{SegmentBytes: 600})
+	defer w.Close()
+	got := replayAll(t, w, 0)
+	if len(got) != n-1 || got[3] != "" {
+		t.Fatalf("replayed %d entries (entry 3: %q), want %d, all but seq 3", len(got), got[3], n-1)
+	}
+	for seq := uint64(1); seq <= n; seq++ {
+		if want := fmt.Sprintf("entry-%02d", seq-1); seq != 3 && got[seq] != want {
+			t.Fatalf("seq %d: %q, want %q", seq, got[seq], want)
+		}
+	}
+	gaps := w.Gaps()
+	if len(gaps) != 1 || gaps[0].AfterSeq != 2 || gaps[0].NextSeq != 4 {
+		t.Fatalf("gaps %+v, want one between seq 2 and 4", gaps)
+	}
+	if seq, err := w.Append(context.Background(), []byte("next")); err != nil || seq != n+1 {
+		t.Fatalf("append after: %d %v", seq, err)
+	}
+}
