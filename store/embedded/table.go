@@ -329,7 +329,7 @@ func (t *table[R, B, S]) applyLocked(seq uint64, rs []R) {
 	t.open.append(rs, time.Now())
 	t.open.meta().maxSeq = seq
 	t.roll.Add(rs)
-	if m := t.open.meta(); m.rows() >= t.opts.BlockRows || m.bytes >= maxBlockBytes {
+	if m := t.open.meta(); m.rows() >= t.opts.BlockRows || m.bytes >= min(maxBlockBytes, t.opts.BlockBytes) {
 		t.swapLocked()
 	}
 }
