@@ -11,6 +11,7 @@ package api
 
 import (
 	"errors"
+	"github.com/noctua-obs/noctua/api/audit"
 	"sort"
 	"time"
 
@@ -55,6 +56,9 @@ type Options struct {
 	// Scrape reports the scrape targets' states (last error, up) for the
 	// infra and probes views; nil: the views read the stored samples only.
 	Scrape ScrapeTargets
+	// Audit receives logins (websocket connections), denials (401, 403)
+	// and exports (raw rows); nil: none are recorded.
+	Audit *audit.Log
 }
 
 // API serves the REST endpoints and computes the views. It is safe for
@@ -75,6 +79,7 @@ type API struct {
 	samples store.SampleQuerier // nil: no infra or probes views
 	scrape  ScrapeTargets       // nil: no target states
 	digests [][32]byte          // SHA-256 of each configured token
+	audit   *audit.Log          // nil: no audit log
 }
 
 // domainT is a domain's default Apdex T and whether any of its APIs has a
@@ -127,6 +132,7 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 		samples:  opts.Samples,
 		scrape:   opts.Scrape,
 		digests:  tokenDigests(cfg),
+		audit:    opts.Audit,
 	}
 	if a.samples == nil {
 		a.samples, _ = q.(store.SampleQuerier)

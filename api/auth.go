@@ -1,10 +1,13 @@
 package api
 
 import (
+	"github.com/go-kit/log/level"
+
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/noctua-obs/noctua/api/audit"
 	"net/http"
 	"slices"
 	"strings"
@@ -74,11 +77,34 @@ func (a *API) AuthenticateAs(r *http.Request, roles ...string) (Scope, error) {
 	if !a.cfg.AuthEnabled() {
 		return anonymous(), nil
 	}
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return a.authenticateToken(r.URL.Query().Get("token"), roles)
+	var (
+		s   Scope
+		err error
+	)
+	if h := r.Header.Get("Authorization"); h == "" {
+		s, err = a.authenticateToken(r.URL.Query().Get("token"), roles)
+	} else {
+		s, err = a.AuthenticateHeader(h, roles...)
 	}
-	return a.AuthenticateHeader(h, roles...)
+	if r.URL.Path == "/ws" { // the dashboard's live connection: a login
+		if err != nil {
+			a.record(r, audit.Entry{Kind: audit.KindDenied, Detail: err.Error()})
+		} else {
+			a.record(r, audit.Entry{Kind: audit.KindLogin, Who: s.Name, Role: s.Role})
+		}
+	}
+	return s, err
+}
+
+// record writes an audit entry about r, when an audit log is configured.
+func (a *API) record(r *http.Request, e audit.Entry) {
+	if a.audit == nil {
+		return
+	}
+	e.Remote, e.Path = r.RemoteAddr, r.URL.Path
+	if err := a.audit.Record(e); err != nil {
+		level.Error(a.logger).Log("msg", "audit log write failed", "err", err)
+	}
 }
 
 // AuthenticateHeader is AuthenticateAs for the value of an Authorization

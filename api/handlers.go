@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/noctua-obs/noctua/api/audit"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -38,6 +41,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/requests", a.handle(a.requests))
 	mux.Handle("GET /api/v1/errors", a.handle(a.errorCodes))
 	mux.Handle("GET /api/v1/logs", a.handle(a.logRows))
+	mux.Handle("GET /api/v1/audit", a.handle(a.auditTail))
 	a.InfraRoutes(mux)
 }
 
@@ -73,8 +77,41 @@ func (a *API) handle(h handlerFunc) http.Handler {
 			a.WriteError(w, r, err)
 			return
 		}
+		if r.URL.Path == "/api/v1/requests" || r.URL.Path == "/api/v1/logs" {
+			a.record(r, audit.Entry{Kind: audit.KindExport, Who: s.Name, Role: s.Role, Detail: redactToken(r.URL.Query()).Encode()})
+		}
 		writeJSON(w, http.StatusOK, body)
 	})
+}
+
+// redactToken returns q without its token parameter, for the audit log.
+func redactToken(q url.Values) url.Values {
+	q.Del("token")
+	return q
+}
+
+// auditTail answers GET /api/v1/audit?limit=N (NOC only): the newest
+// entries of the audit log, newest first (limit 1-1000, default 100).
+func (a *API) auditTail(_ context.Context, s Scope, r *http.Request) (any, error) {
+	if !s.NOC() {
+		return nil, fmt.Errorf("%w: the audit log is the NOC's", ErrForbidden)
+	}
+	if a.audit == nil {
+		return nil, fmt.Errorf("%w: no audit log is kept", ErrNotFound)
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, fmt.Errorf("%w: limit must be 1-1000, got %q", ErrBadRequest, v)
+		}
+		limit = n
+	}
+	es, err := audit.Tail(a.cfg.Server.DataDir, limit)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"entries": es}, nil
 }
 
 // ErrorBody is the JSON of every error response: {"error": "..."}.
@@ -105,6 +142,9 @@ func Status(err error) int {
 // failures are logged and answered with a generic message.
 func (a *API) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	code := Status(err)
+	if code == http.StatusUnauthorized || code == http.StatusForbidden {
+		a.record(r, audit.Entry{Kind: audit.KindDenied, Detail: err.Error()})
+	}
 	msg := err.Error()
 	if code >= 500 && code != http.StatusNotImplemented && !errors.Is(err, context.DeadlineExceeded) {
 		level.Error(a.logger).Log("msg", "request failed", "path", r.URL.Path, "err", err)

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,7 +45,9 @@ func TestAuthRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	grpcAddr := freeAddr(t)
-	dash := startServer(t, buildBinary(t), "--config", cfgPath, "--grpc-listen", grpcAddr)
+	dataDir := t.TempDir()
+	bin := buildBinary(t)
+	dash := startServer(t, bin, "--config", cfgPath, "--grpc-listen", grpcAddr, "--data-dir", dataDir)
 	if strings.Contains(dash, "token=") {
 		t.Errorf("the banner printed a token: %s", dash)
 	}
@@ -119,6 +123,45 @@ func TestAuthRoles(t *testing.T) {
 		if got := status.Code(err); got != c.want {
 			t.Errorf("gRPC export with %q: %v (%v), want %v", c.token, got, err, c.want)
 		}
+	}
+	if got := do("GET", "/api/v1/audit", "payments-demo-token", nil); got != 403 {
+		t.Errorf("a squad reads the audit log: %d", got)
+	}
+	checkAudit(t, bin, base, dataDir)
+}
+
+// checkAudit reads the audit log through the API as the NOC and checks the
+// chain with `noctua audit verify`.
+func checkAudit(t *testing.T, bin, base, dataDir string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/audit?limit=1000", nil)
+	req.Header.Set("Authorization", "Bearer noc-demo-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Entries []struct {
+			Kind, Path, Detail string
+		} `json:"entries"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("audit: %d %v", resp.StatusCode, err)
+	}
+	kinds := map[string]int{}
+	for _, e := range got.Entries {
+		kinds[e.Kind]++
+		if strings.Contains(e.Detail, "demo-token") {
+			t.Errorf("a token in the audit log: %+v", e)
+		}
+	}
+	if kinds["config"] != 1 || kinds["denied"] < 8 {
+		t.Errorf("audit entries by kind %v, want the config load and every denial", kinds)
+	}
+	out, err := exec.Command(bin, "audit", "verify", "--data-dir", dataDir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "intact") {
+		t.Fatalf("audit verify: %v %s", err, out)
 	}
 }
 

@@ -41,6 +41,7 @@ commands:
   serve         run collectors, store, API and dashboard (--demo adds a live demo load)
   demo          same as serve --demo
   check-config  validate a configuration file and print every problem
+  audit         verify: check the audit log's hash chain (--data-dir)
   token         new: a random token and its hash; hash: the hash to store in the configuration
   version       print the version
 Run "noctua <command> -h" for the flags of a command.`
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serveCmd(ctx, rest, true, stdout, stderr)
 	case "check-config":
 		return checkConfigCmd(rest, stdout, stderr)
+	case "audit":
+		return auditCmd(rest, stdout, stderr)
 	case "token":
 		return tokenCmd(rest, stdin, stdout, stderr)
 	case "version":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/noctua-obs/noctua/api/audit"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -151,7 +152,15 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	}
 	lokiOpts.Logger = log.With(logger, "component", "lokipush")
 
-	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes})
+	auditLog, err := audit.Open(cfg.Server.DataDir)
+	if err != nil {
+		return fmt.Errorf("%w (run `noctua audit verify --data-dir %s` and keep the file as evidence before moving it away)", err, cfg.Server.DataDir)
+	}
+	defer auditLog.Close()
+	if err := auditLog.Record(audit.Entry{Kind: audit.KindConfig, Detail: configDigest(f.config)}); err != nil {
+		return err
+	}
+	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes, Audit: auditLog})
 	hub := ws.NewHub(views, ws.Options{
 		Interval:       cfg.Server.LiveInterval,
 		AllowedOrigins: cfg.Server.AllowedOrigins,
