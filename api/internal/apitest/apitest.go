@@ -9,6 +9,7 @@ package apitest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -254,4 +255,51 @@ func LogRows() []record.Log {
 		pay(record.LevelError, CodeOld, record.ClassSystem, false, false, "outside the range")
 	}
 	return ls
+}
+
+// Foreign walks a decoded JSON answer and returns the paths of every
+// object that names a domain other than own and carries data: a count of
+// requests, lines or samples above zero, or a raw row (a ts).
+func Foreign(v any, own, path string) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		d, ok := x["domain"].(string)
+		if id, isTile := x["id"].(string); !ok && isTile && strings.HasSuffix(path, "]") && strings.Contains(path[strings.LastIndexByte(path, '.'):], ".domains[") {
+			d, ok = id, true // a domain tile of the overview: {"id": domain, ...}
+		}
+		if ok && d != "" && d != own && carriesData(x) {
+			out = append(out, fmt.Sprintf("%s (domain %s)", path, d))
+		}
+		if _, isCode := x["code"]; isCode { // a code's count comes from these domains
+			if ds, ok := x["domains"].([]any); ok {
+				for _, dv := range ds {
+					if m, ok := dv.(map[string]any); ok {
+						dv = m["domain"]
+					}
+					if s, ok := dv.(string); ok && s != own {
+						out = append(out, fmt.Sprintf("%s.domains (domain %s)", path, s))
+					}
+				}
+			}
+		}
+		for k, c := range x {
+			out = append(out, Foreign(c, own, path+"."+k)...)
+		}
+	case []any:
+		for i, c := range x {
+			out = append(out, Foreign(c, own, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return out
+}
+
+func carriesData(m map[string]any) bool {
+	for _, k := range []string{"count", "lines", "requests", "errors"} {
+		if n, ok := m[k].(float64); ok && n > 0 {
+			return true
+		}
+	}
+	_, raw := m["ts"]
+	return raw
 }
