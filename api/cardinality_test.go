@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"context"
 	"fmt"
 	"runtime"
@@ -131,5 +132,14 @@ func TestUnknownServiceBound(t *testing.T) {
 	}
 	if took > time.Second {
 		t.Errorf("unassigned view took %v", took)
+	}
+	// Over REST the rows come a page at a time, with the total.
+	srv := newServer(t, a)
+	var page struct {
+		APIs      []json.RawMessage `json:"apis"`
+		APIsTotal int               `json:"apis_total"`
+	}
+	if code, _ := get(t, srv, "/api/v1/domains/unassigned?range=15m&limit=100&offset=900", apitest.NOCToken, &page); code != 200 || len(page.APIs) != 100 || page.APIsTotal != len(v.APIs) {
+		t.Errorf("page: %d, %d rows of %d", code, len(page.APIs), page.APIsTotal)
 	}
 }

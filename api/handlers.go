@@ -225,7 +225,36 @@ func (a *API) domain(ctx context.Context, s Scope, r *http.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return a.Domain(ctx, s, id, rng)
+	limit, offset, err := parsePage(r.URL.Query())
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.Domain(ctx, s, id, rng)
+	if err != nil {
+		return nil, err
+	}
+	v.APIsTotal = len(v.APIs)
+	v.APIs = v.APIs[min(offset, len(v.APIs)):min(offset+limit, len(v.APIs))]
+	return v, nil
+}
+
+// MaxPageRows bounds the rows of one page of a view's API list.
+const MaxPageRows = 1000
+
+// parsePage reads limit (1-MaxPageRows, default 500) and offset (≥ 0).
+func parsePage(q url.Values) (limit, offset int, err error) {
+	limit = 500
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > MaxPageRows {
+			return 0, 0, fmt.Errorf("%w: limit must be 1-%d, got %q", ErrBadRequest, MaxPageRows, v)
+		}
+	}
+	if v := q.Get("offset"); v != "" {
+		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
+			return 0, 0, fmt.Errorf("%w: offset must be a whole number, got %q", ErrBadRequest, v)
+		}
+	}
+	return limit, offset, nil
 }
 
 func (a *API) journey(ctx context.Context, s Scope, r *http.Request) (any, error) {

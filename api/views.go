@@ -98,6 +98,9 @@ type DomainView struct {
 	// each API's own T. Log lines that name no API form a row with an empty
 	// api.
 	APIs []APIRow `json:"apis"`
+	// APIsTotal is the number of API rows before paging (REST's limit and
+	// offset; 0 in a live subscription, which carries them all).
+	APIsTotal int `json:"apis_total,omitempty"`
 	// Journeys lists the journeys with steps or data (requests or log
 	// lines) in this domain, with this domain's requests and log lines
 	// only.

@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"net"
+
 	"errors"
 	"fmt"
+	"github.com/cespare/xxhash/v2"
 	"io"
 	"net/http"
 	"strconv"
@@ -21,6 +24,7 @@ type Admission struct {
 	budget  int64
 	mu      sync.Mutex
 	inUse   int64
+	byID    map[string]int64 // bytes held per sender identity
 	refused *prometheus.CounterVec
 	held    prometheus.GaugeFunc
 }
@@ -32,7 +36,7 @@ const DefaultIngestBytes = 64 << 20
 // NewAdmission returns an admission of budget bytes, its counters
 // registered on reg (nil: not registered).
 func NewAdmission(budget int64, reg prometheus.Registerer) *Admission {
-	a := &Admission{budget: budget}
+	a := &Admission{budget: budget, byID: map[string]int64{}}
 	a.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "noctua_ingest_admission_refused_total",
 		Help: "Ingest requests refused with 503 before their body was read, because the bytes in flight were at server.max_ingest_bytes.",
@@ -47,40 +51,62 @@ func NewAdmission(budget int64, reg prometheus.Registerer) *Admission {
 	return a
 }
 
-// acquire takes n bytes of the budget, or reports false. A request larger
-// than the whole budget is admitted alone, when nothing else is in flight,
-// so that one body at the size limit is never refused for ever.
-func (a *Admission) acquire(n int64) bool {
+// acquire takes n bytes of the budget for sender id, or reports false. A
+// request larger than the whole budget is admitted alone, when nothing
+// else is in flight, so that one body at the size limit is never refused
+// for ever. One sender may hold at most half the budget while others
+// send too, so a noisy sender cannot starve the rest.
+func (a *Admission) acquire(id string, n int64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.inUse+n > a.budget && a.inUse > 0 {
 		return false
 	}
+	if mine := a.byID[id]; mine > 0 && mine+n > a.budget/2 && a.inUse > mine {
+		return false
+	}
 	a.inUse += n
+	a.byID[id] += n
 	return true
 }
 
-func (a *Admission) release(n int64) {
+func (a *Admission) release(id string, n int64) {
 	a.mu.Lock()
 	a.inUse -= n
+	if a.byID[id] -= n; a.byID[id] <= 0 {
+		delete(a.byID, id)
+	}
 	a.mu.Unlock()
+}
+
+// identity names the sender of r for its fair share: its credentials
+// (hashed, so no secret is kept) when it sends any, else its address.
+func identity(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		return strconv.FormatUint(xxhash.Sum64String(h), 36)
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // Wrap admits the requests of next: 503 with Retry-After at once when the
 // budget is spent.
 func (a *Admission) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := identity(r)
 		if r.ContentLength > 0 {
-			if !a.acquire(r.ContentLength) {
+			if !a.acquire(id, r.ContentLength) {
 				a.refuse(w, r)
 				return
 			}
-			defer a.release(r.ContentLength)
+			defer a.release(id, r.ContentLength)
 			next.ServeHTTP(w, r)
 			return
 		}
 		if r.Body != nil && r.Body != http.NoBody {
-			ar := &admittedReader{r: r.Body, a: a}
+			ar := &admittedReader{r: r.Body, a: a, id: id}
 			defer ar.done()
 			r.Body = ar
 		}
@@ -100,6 +126,7 @@ func (a *Admission) refuse(w http.ResponseWriter, r *http.Request) {
 type admittedReader struct {
 	r    io.ReadCloser
 	a    *Admission
+	id   string
 	held int64
 	read int64
 }
@@ -108,7 +135,7 @@ const admitChunk = 256 << 10
 
 func (ar *admittedReader) Read(p []byte) (int, error) {
 	if ar.read+int64(len(p)) > ar.held {
-		if !ar.a.acquire(admitChunk) {
+		if !ar.a.acquire(ar.id, admitChunk) {
 			ar.a.refused.WithLabelValues("(streamed)").Inc()
 			return 0, fmt.Errorf("%w: too many request bytes in flight", ErrOverloaded)
 		}
@@ -124,7 +151,7 @@ func (ar *admittedReader) Read(p []byte) (int, error) {
 
 func (ar *admittedReader) Close() error { return ar.r.Close() }
 
-func (ar *admittedReader) done() { ar.a.release(ar.held) }
+func (ar *admittedReader) done() { ar.a.release(ar.id, ar.held) }
 
 // BodyStatus maps an error reading a request body to its status: 413 over
 // the size limit, 503 when admission refused it mid-read, 400 otherwise.

@@ -165,3 +165,43 @@ func TestAdmissionSenders(t *testing.T) {
 	b, _ := json.Marshal(answers)
 	fmt.Printf("ANSWERS %s\n", b)
 }
+
+// TestAdmissionFairShare: one sender holding half the budget is refused
+// more while another sender is still admitted.
+func TestAdmissionFairShare(t *testing.T) {
+	adm := ingest.NewAdmission(100<<20, nil)
+	release := make(chan struct{})
+	h := adm.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.Copy(io.Discard, r.Body)
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer close(release)
+	post := func(token string, n int) chan int {
+		c := make(chan int, 1)
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(make([]byte, n)))
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				c <- -1
+				return
+			}
+			resp.Body.Close()
+			c <- resp.StatusCode
+		}()
+		return c
+	}
+	noisy1 := post("noisy", 30<<20)
+	other := post("quiet", 10<<20)
+	time.Sleep(200 * time.Millisecond) // both admitted and held
+	if got := <-post("noisy", 30<<20); got != http.StatusServiceUnavailable {
+		t.Fatalf("noisy sender's second 30 MB body: %d, want 503 (over half the budget)", got)
+	}
+	release <- struct{}{}
+	release <- struct{}{}
+	if a, b := <-noisy1, <-other; a != 200 || b != 200 {
+		t.Fatalf("held requests: %d %d", a, b)
+	}
+}
