@@ -72,10 +72,11 @@ type Apdex struct {
 
 // Health holds the thresholds that colour tiles amber (warn) and red (crit).
 type Health struct {
-	ErrorPctWarn float64 `yaml:"error_pct_warn"`
-	ErrorPctCrit float64 `yaml:"error_pct_crit"`
-	ApdexWarn    float64 `yaml:"apdex_warn"`
-	ApdexCrit    float64 `yaml:"apdex_crit"`
+	ErrorPctWarn  float64 `yaml:"error_pct_warn"`
+	ErrorPctCrit  float64 `yaml:"error_pct_crit"`
+	ApdexWarn     float64 `yaml:"apdex_warn"`
+	ApdexCrit     float64 `yaml:"apdex_crit"`
+	HealthJudging `yaml:",inline"`
 }
 
 // Errors is the error-code taxonomy.
@@ -234,6 +235,7 @@ func (c *Config) SetDefaults() {
 	if h.ApdexCrit == 0 {
 		h.ApdexCrit = 0.70
 	}
+	h.HealthJudging.setDefaults()
 	if c.Errors.DefaultClass == "" {
 		c.Errors.DefaultClass = "application"
 	}

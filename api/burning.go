@@ -1,0 +1,129 @@
+package api
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/noctua-obs/noctua/store"
+)
+
+// SinceLookback is how far back a row's current unhealthy spell is traced.
+const SinceLookback = time.Hour
+
+// Burning is one entry of the overview's "burning now" list: a journey
+// that is crit or warn now, with whose it is, since when and why.
+type Burning struct {
+	Journey string   `json:"journey"`
+	Name    string   `json:"name"`
+	Squad   string   `json:"squad"`
+	Domains []string `json:"domains"`
+	Health  string   `json:"health"`
+	Cause   string   `json:"cause"`
+	// Since is the start of the unbroken run of unhealthy minutes that
+	// ends now (traced back at most SinceLookback), or the start of the
+	// fast window when only the last seconds are bad.
+	Since time.Time `json:"since"`
+	// Impact is the failed or frustrated requests per second over
+	// health.window: the list is ordered by health, then Impact, then how
+	// far past the threshold (HealthExcess).
+	Impact       float64 `json:"impact"`
+	HealthExcess float64 `json:"health_excess"`
+	ErrorPct     float64 `json:"error_pct"`
+	// TopCode is the most frequent error code of the journey's failed
+	// requests over the range, with its class ("" when none).
+	TopCode      string `json:"top_code"`
+	TopCodeClass string `json:"top_code_class"`
+}
+
+// burning lists the unhealthy journeys of rows, worst first.
+func (a *API) burning(ctx context.Context, r Range, f store.Filter, lc *liveCells, rows []JourneyRow) ([]Burning, error) {
+	out := []Burning{}
+	var ids []string
+	for _, j := range rows {
+		if j.Health == HealthCrit || j.Health == HealthWarn {
+			ids = append(ids, j.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	since, err := a.since(ctx, r, f, ids)
+	if err != nil {
+		return nil, err
+	}
+	window := r.To.Sub(lc.from).Seconds()
+	for _, j := range rows {
+		if j.Health != HealthCrit && j.Health != HealthWarn {
+			continue
+		}
+		c := sum(lc.slow, func(k store.Key) bool { return k.Journey == j.ID })
+		b := Burning{Journey: j.ID, Name: j.Name, Squad: j.Squad, Domains: j.Domains, Health: j.Health,
+			Cause: j.HealthCause, Since: since[j.ID].UTC(), HealthExcess: j.HealthExcess, ErrorPct: j.ErrorPct}
+		if window > 0 {
+			// Failed requests count as frustrated too: count each once.
+			b.Impact = float64(max(c.errs, c.f)) / window
+		}
+		if len(j.ErrorCodes) > 0 {
+			b.TopCode, b.TopCodeClass = j.ErrorCodes[0].Code, j.ErrorCodes[0].Class
+		}
+		out = append(out, b)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		x, y := out[i], out[j]
+		if r1, r2 := healthRank(x.Health), healthRank(y.Health); r1 != r2 {
+			return r1 < r2
+		}
+		if x.Impact != y.Impact {
+			return x.Impact > y.Impact
+		}
+		return x.HealthExcess > y.HealthExcess
+	})
+	return out, nil
+}
+
+// since finds, per journey id, when its current unhealthy spell began:
+// minute by minute back from r's end, judged as the row itself is.
+func (a *API) since(ctx context.Context, r Range, f store.Filter, ids []string) (map[string]time.Time, error) {
+	from := r.To.Add(-SinceLookback).Truncate(time.Minute)
+	ss, err := a.rollup(ctx, Range{From: from, To: r.To}, time.Minute, f,
+		store.DimDomain, store.DimJourney, store.DimService, store.DimAPI)
+	if err != nil {
+		return nil, err
+	}
+	buckets := map[time.Time]map[store.Key]counts{}
+	for _, s := range ss {
+		for _, p := range s.Points {
+			m := buckets[p.TS]
+			if m == nil {
+				m = map[store.Key]counts{}
+				buckets[p.TS] = m
+			}
+			c := m[s.Key]
+			c.add(p.Aggregate)
+			m[s.Key] = c
+		}
+	}
+	starts := make([]time.Time, 0, len(buckets))
+	for ts := range buckets {
+		starts = append(starts, ts)
+	}
+	sort.Slice(starts, func(i, j int) bool { return starts[i].After(starts[j]) })
+	fastStart := r.To.Add(-max(a.cfg.Health.FastWindow, 0))
+	out := map[string]time.Time{}
+	for _, id := range ids {
+		match := func(k store.Key) bool { return k.Journey == id }
+		out[id] = fastStart
+		for i, ts := range starts {
+			if i == 0 && r.To.Sub(ts) > 2*time.Minute {
+				break // no recent bucket: the spell is the fast window's
+			}
+			v := a.rowVerdict(&liveCells{slow: buckets[ts], fast: map[store.Key]counts{}}, match, byStep)
+			if v.health != HealthCrit && v.health != HealthWarn {
+				break
+			}
+			out[id] = ts
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,252 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/store"
+)
+
+// counts are the additive parts of an aggregate that health is judged on:
+// unlike quantiles they can be summed over any set of cells.
+type counts struct{ n, errs, s, t, f int64 }
+
+func (c *counts) add(ag store.Aggregate) {
+	c.n += ag.Count
+	c.errs += ag.Errors
+	c.s += ag.Satisfied
+	c.t += ag.Tolerating
+	c.f += ag.Frustrated
+}
+
+func (c *counts) merge(o counts) {
+	c.n, c.errs, c.s, c.t, c.f = c.n+o.n, c.errs+o.errs, c.s+o.s, c.t+o.t, c.f+o.f
+}
+
+// verdict is a health state with how far past its threshold it is and why.
+type verdict struct {
+	health string
+	excess float64 // the worst signal divided by its threshold (>= 1 past it)
+	cause  string
+}
+
+// worse reports whether v is worse than w: by severity, then by how far
+// past the threshold.
+func (v verdict) worse(w verdict) bool {
+	if r1, r2 := healthRank(v.health), healthRank(w.health); r1 != r2 {
+		return r1 < r2
+	}
+	return v.excess > w.excess
+}
+
+// judge colours c as health() does, with its excess and cause. sure, when
+// above 0, judges the bound of the figures at that confidence instead of
+// the figures themselves (errors: the lower Wilson bound; Apdex: the upper
+// one), and never says nodata (an unsure child says ok).
+func judge(h config.Health, c counts, sure float64) verdict {
+	if c.n == 0 {
+		if sure > 0 {
+			return verdict{health: HealthOK}
+		}
+		return verdict{health: HealthNoData}
+	}
+	errRate := float64(c.errs) / float64(c.n)
+	apdex := (float64(c.s) + float64(c.t)/2) / float64(max(c.s+c.t+c.f, 1))
+	hasApdex := c.s+c.t+c.f > 0
+	if sure > 0 {
+		z := math.Sqrt2 * math.Erfinv(2*sure-1)
+		errRate = wilson(errRate, float64(c.n), -z)
+		apdex = wilson(apdex, float64(c.s+c.t+c.f), z)
+	}
+	errPct := 100 * errRate
+	state := func(errT, apdexT float64) (bool, float64, string) {
+		e := errPct / errT
+		a := 0.0
+		if hasApdex {
+			a = (1 - apdex) / (1 - apdexT)
+		}
+		past := errPct >= errT || hasApdex && apdex < apdexT
+		if e >= a {
+			return past, e, fmt.Sprintf("errors %.1f%% ≥ %g%%", errPct, errT)
+		}
+		return past, a, fmt.Sprintf("Apdex %.2f < %g", apdex, apdexT)
+	}
+	if past, x, why := state(h.ErrorPctCrit, h.ApdexCrit); past {
+		return verdict{health: HealthCrit, excess: x, cause: why}
+	}
+	past, x, why := state(h.ErrorPctWarn, h.ApdexWarn)
+	if past {
+		return verdict{health: HealthWarn, excess: x, cause: why}
+	}
+	return verdict{health: HealthOK, excess: x}
+}
+
+// wilson returns the Wilson score bound of a proportion p over n trials at
+// z standard deviations (negative: the lower bound).
+func wilson(p, n, z float64) float64 {
+	if n == 0 {
+		return p
+	}
+	z2 := z * z
+	centre := p + z2/(2*n)
+	spread := math.Abs(z) * math.Sqrt(p*(1-p)/n+z2/(4*n*n))
+	if z < 0 {
+		spread = -spread
+	}
+	return math.Min(1, math.Max(0, (centre+spread)/(1+z2/n)))
+}
+
+// liveCells are the requests of a view's health windows, per (domain,
+// journey, service, API) cell: slow over health.window, fast over
+// health.fast_window, both ending at the range's end.
+type liveCells struct {
+	slow, fast map[store.Key]counts
+	from       time.Time // start of the slow window
+}
+
+// liveHealth reads the cells of r's health windows that pass f.
+func (a *API) liveHealth(ctx context.Context, r Range, f store.Filter) (*liveCells, error) {
+	h := a.cfg.Health
+	lc := &liveCells{slow: map[store.Key]counts{}, fast: map[store.Key]counts{}}
+	lc.from = r.To.Add(-h.Window)
+	if lc.from.Before(r.From) {
+		lc.from = r.From
+	}
+	all := []store.Dim{store.DimDomain, store.DimJourney, store.DimService, store.DimAPI}
+	read := func(from time.Time, into map[store.Key]counts) error {
+		ss, err := a.rollup(ctx, Range{From: from, To: r.To}, 0, f, all...)
+		if err != nil {
+			return err
+		}
+		for _, s := range ss {
+			c := into[s.Key]
+			c.add(total(s))
+			into[s.Key] = c
+		}
+		return nil
+	}
+	if err := read(lc.from, lc.slow); err != nil {
+		return nil, err
+	}
+	if h.FastWindow > 0 {
+		if err := read(r.To.Add(-h.FastWindow), lc.fast); err != nil {
+			return nil, err
+		}
+	}
+	return lc, nil
+}
+
+// sum adds up the cells of m that match.
+func sum(m map[store.Key]counts, match func(store.Key) bool) counts {
+	var c counts
+	for k, v := range m {
+		if match(k) {
+			c.merge(v)
+		}
+	}
+	return c
+}
+
+// group sums the cells of m that match by the key key(k) returns.
+func group[K comparable](m map[store.Key]counts, match func(store.Key) bool, key func(store.Key) K) map[K]counts {
+	out := map[K]counts{}
+	for k, v := range m {
+		if match(k) {
+			c := out[key(k)]
+			c.merge(v)
+			out[key(k)] = c
+		}
+	}
+	return out
+}
+
+// rowVerdict judges a row: its own requests over the slow window, a
+// sudden failure over the fast one, and (with health.rollup "worst") each
+// child's requests with confidence. match selects the row's cells; child
+// names a cell's child ("" for none).
+func (a *API) rowVerdict(lc *liveCells, match func(store.Key) bool, children ...func(store.Key) string) verdict {
+	h := a.cfg.Health
+	v := judge(h, sum(lc.slow, match), 0)
+	if fast := sum(lc.fast, match); fast.n >= h.FastMinSamples {
+		if fv := judge(h, fast, h.Confidence); fv.health == HealthCrit && fv.worse(v) {
+			fv.cause += fmt.Sprintf(" in the last %s", fmtDuration(h.FastWindow))
+			v = fv
+		}
+	}
+	if h.Rollup != config.RollupWorst || v.health == HealthNoData {
+		return v
+	}
+	for _, child := range children {
+		for name, c := range group(lc.slow, match, child) {
+			if name == "" {
+				continue
+			}
+			if cv := judge(h, c, h.Confidence); cv.health != HealthOK && cv.worse(v) {
+				cv.cause += " at " + name
+				v = cv
+			}
+		}
+		for name, c := range group(lc.fast, match, child) {
+			if name == "" || c.n < h.FastMinSamples {
+				continue
+			}
+			if cv := judge(h, c, h.Confidence); cv.health == HealthCrit && cv.worse(v) {
+				cv.cause += fmt.Sprintf(" at %s in the last %s", name, fmtDuration(h.FastWindow))
+				v = cv
+			}
+		}
+	}
+	return v
+}
+
+// Children of a cell, by kind of row.
+func byStep(k store.Key) string    { return k.Service + " " + k.API }
+func byJourney(k store.Key) string { return journeyName(k.Journey) }
+func journeyName(id string) string {
+	if id == "" {
+		return ""
+	}
+	return "journey " + id
+}
+
+// apply sets m's health from v.
+func (m *Metrics) apply(v verdict) {
+	m.Health = v.health
+	m.HealthExcess = math.Round(v.excess*1000) / 1000
+	m.HealthCause = v.cause
+}
+
+// covered returns how much of r the stored data covers: from the start of
+// the first 10-second bucket (or coarser step, for long ranges) holding a
+// request, whatever its domain, to r's end, so that rates are not diluted
+// over time before data was collected (a server that started 2 minutes
+// ago). It is r's span when there is no request. The same for every scope:
+// it says when collection began, not what a squad may see.
+func (a *API) covered(ctx context.Context, r Range) (time.Duration, error) {
+	step := MinStep
+	if r.Span()/step > MaxPoints {
+		step = (r.Span()/MaxPoints + MinStep - 1) / MinStep * MinStep
+	}
+	ss, err := a.rollup(ctx, Range{From: r.From, To: r.To}, step, store.Filter{})
+	if err != nil {
+		return 0, err
+	}
+	first := r.To
+	for _, s := range ss {
+		for _, p := range s.Points {
+			if p.Count > 0 && p.TS.Before(first) {
+				first = p.TS
+			}
+		}
+	}
+	if !first.Before(r.To) {
+		return r.Span(), nil
+	}
+	if first.Before(r.From) {
+		first = r.From
+	}
+	return r.To.Sub(first), nil
+}
