@@ -9,14 +9,9 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Config is the whole configuration file.
@@ -181,19 +176,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes YAML, rejecting unknown fields, then defaults and validates.
-func Parse(b []byte) (*Config, error) {
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // empty file: all defaults
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	c.SetDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
+// Every problem is reported at once with its field path, YAML type errors
+// included (see Check, which also refuses a configuration with no domain).
+func Parse(b []byte) (*Config, error) { return parse(b, false) }
 
 // SetDefaults fills every zero setting with its default.
 func (c *Config) SetDefaults() {

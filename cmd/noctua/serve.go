@@ -41,6 +41,7 @@ type serveFlags struct {
 	demo      bool
 	demoRate  float64
 	pprof     bool
+	incidents demoIncidents
 }
 
 func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFlags, error) {
@@ -55,6 +56,7 @@ func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFl
 	fs.BoolVar(&f.demo, "demo", demoDefault, "send a live demo load of the example bank through the OTLP endpoint")
 	fs.Float64Var(&f.demoRate, "demo.rate", 300, "mean demo spans per second")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/")
+	f.incidents.flags(fs)
 	err := fs.Parse(args)
 	return f, err
 }
@@ -170,9 +172,11 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if f.demo {
 		go func() {
 			err := demo.Run(ctx, cfg, demo.Options{
-				Endpoint: base + "/v1/traces",
-				Rate:     f.demoRate,
-				Logger:   log.With(logger, "component", "demo"),
+				Endpoint:      base + "/v1/traces",
+				Rate:          f.demoRate,
+				Logger:        log.With(logger, "component", "demo"),
+				IncidentFirst: f.incidents.first,
+				IncidentEvery: f.incidents.every,
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				level.Error(logger).Log("msg", "demo load stopped", "err", err)
