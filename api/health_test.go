@@ -113,6 +113,9 @@ func TestHealthWorstOfSteps(t *testing.T) {
 		if tc.rollup == "worst" && j.HealthCause != "errors 20.0% ≥ 5% at reg create" && j.HealthCause[:7] != "errors " {
 			t.Errorf("signup cause %q", j.HealthCause)
 		}
+		if tc.rollup == "worst" && (j.DomainHealth["reg"] != api.HealthCrit || j.DomainHealth["web"] != api.HealthOK) {
+			t.Errorf("signup matrix cells = %v, want reg crit, web ok", j.DomainHealth)
+		}
 		if w := domainOf(ov, "web"); w.Health != api.HealthOK {
 			t.Errorf("%s: web health %s (%s), want ok", tc.rollup, w.Health, w.HealthCause)
 		}

@@ -148,9 +148,12 @@ type ErrorCode struct {
 type Point struct {
 	// TS is the start of the step (RFC 3339).
 	TS time.Time `json:"ts"`
-	// Count, ErrorPct, P99Ms and Apdex (score, null when no request) of the step.
+	// Count, ErrorPct, P50Ms, P95Ms, P99Ms and Apdex (score, null when no
+	// request) of the step.
 	Count    int64    `json:"count"`
 	ErrorPct float64  `json:"error_pct"`
+	P50Ms    float64  `json:"p50_ms"`
+	P95Ms    float64  `json:"p95_ms"`
 	P99Ms    float64  `json:"p99_ms"`
 	Apdex    *float64 `json:"apdex"`
 }
@@ -240,7 +243,7 @@ func health(h config.Health, count int64, errPct float64, apdex *float64) string
 func points(ps []store.Point) []Point {
 	out := make([]Point, 0, len(ps))
 	for _, p := range ps {
-		pt := Point{TS: p.TS.UTC(), Count: p.Count, P99Ms: p.P99}
+		pt := Point{TS: p.TS.UTC(), Count: p.Count, P50Ms: p.P50, P95Ms: p.P95, P99Ms: p.P99}
 		if p.Count > 0 {
 			pt.ErrorPct = 100 * float64(p.Errors) / float64(p.Count)
 		}

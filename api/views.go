@@ -64,6 +64,10 @@ type JourneyRow struct {
 	Domains []string `json:"domains"`
 	// Configured is false for a journey id that came only on records.
 	Configured bool `json:"configured"`
+	// DomainHealth is, in the overview, the journey's health in each
+	// domain it has requests in (judged as the row is, over its requests
+	// in that domain): the cells of the NOC wall's matrix.
+	DomainHealth map[string]string `json:"domain_health,omitempty"`
 	Metrics
 	// Logs is what the journey's log lines say: its top error codes (at
 	// most TopCodesRow in the overview and the domain view, TopCodesTotal
@@ -83,6 +87,9 @@ type APIRow struct {
 	API     string `json:"api"`
 	Step    *int   `json:"step,omitempty"`
 	Metrics
+	// Series, in the domain view with a step, is the API's chart: one
+	// point per step with requests.
+	Series []Point `json:"series,omitempty"`
 	// Logs is what the API's logs say (in a journey view: its lines
 	// carrying the journey id): its top error codes (at most TopCodesRow),
 	// timeouts and retries.
@@ -251,6 +258,12 @@ func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, covered tim
 	add := func(ji *journeyInfo, ag store.Aggregate) {
 		row := a.journeyRow(ji, ag, covered, scope)
 		row.apply(a.rowVerdict(lc, func(k store.Key) bool { return k.Journey == ji.id }, byStep))
+		if f.Domain == "" { // the overview: the matrix cells
+			row.DomainHealth = map[string]string{}
+			for d := range group(lc.slow, func(k store.Key) bool { return k.Journey == ji.id }, func(k store.Key) string { return k.Domain }) {
+				row.DomainHealth[d] = a.rowVerdict(lc, func(k store.Key) bool { return k.Journey == ji.id && k.Domain == d }, byStep).health
+			}
+		}
 		row.Logs = logs[ji.id].summaryOrEmpty(TopCodesRow)
 		rows = append(rows, row)
 	}
@@ -372,11 +385,21 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 		}
 	}
 	v.Domain.Logs = domLogs.summary(TopCodesTotal)
+	apiSeries := map[sa][]Point{}
+	if r.Step > 0 {
+		ss, err := a.rollup(ctx, r, r.Step, f, store.DimService, store.DimAPI)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			apiSeries[sa{s.Key.Service, s.Key.API}] = points(s.Points)
+		}
+	}
 	v.APIs = []APIRow{}
 	add := func(k sa) {
 		t := domainT{t: a.ts.T(domain, k.service, k.api)}
 		row := APIRow{Domain: domain, Service: k.service, API: k.api,
-			Metrics: a.metrics(agg[k], covered, t), Logs: apiLogs[k].summaryOrEmpty(TopCodesRow)}
+			Metrics: a.metrics(agg[k], covered, t), Logs: apiLogs[k].summaryOrEmpty(TopCodesRow), Series: apiSeries[k]}
 		row.apply(a.rowVerdict(lc, func(c store.Key) bool { return c.Service == k.service && c.API == k.api }, byJourney))
 		v.APIs = append(v.APIs, row)
 		delete(agg, k)
