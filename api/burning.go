@@ -31,7 +31,8 @@ type Burning struct {
 	HealthExcess float64 `json:"health_excess"`
 	ErrorPct     float64 `json:"error_pct"`
 	// TopCode is the most frequent error code of the journey's failed
-	// requests over the range, with its class ("" when none).
+	// requests over health.window (now, not the whole range), with its
+	// class ("" when none).
 	TopCode      string `json:"top_code"`
 	TopCodeClass string `json:"top_code_class"`
 }
@@ -52,6 +53,15 @@ func (a *API) burning(ctx context.Context, r Range, f store.Filter, lc *liveCell
 	if err != nil {
 		return nil, err
 	}
+	// The top code now: over the health window, not the whole range.
+	recent, err := a.rollup(ctx, Range{From: lc.from, To: r.To}, 0, f, store.DimJourney)
+	if err != nil {
+		return nil, err
+	}
+	codesNow := map[string][]ErrorCode{}
+	for _, s := range recent {
+		codesNow[s.Key.Journey] = errorCodes(total(s), 1)
+	}
 	window := r.To.Sub(lc.from).Seconds()
 	for _, j := range rows {
 		if j.Health != HealthCrit && j.Health != HealthWarn {
@@ -64,8 +74,8 @@ func (a *API) burning(ctx context.Context, r Range, f store.Filter, lc *liveCell
 			// Failed requests count as frustrated too: count each once.
 			b.Impact = float64(max(c.errs, c.f)) / window
 		}
-		if len(j.ErrorCodes) > 0 {
-			b.TopCode, b.TopCodeClass = j.ErrorCodes[0].Code, j.ErrorCodes[0].Class
+		if cs := codesNow[j.ID]; len(cs) > 0 {
+			b.TopCode, b.TopCodeClass = cs[0].Code, cs[0].Class
 		}
 		out = append(out, b)
 	}

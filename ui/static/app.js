@@ -261,6 +261,7 @@ const Noctua = (() => {
       update(xs, ...ys) { u.setData([xs, ...ys]); box.dataset.points = String(xs.length); },
     };
     charts.push({ u, box });
+    box.uplot = u; // for tests and the console
     return c;
   }
   let resizeQueued = false;
@@ -460,7 +461,8 @@ const Noctua = (() => {
   function rowCells(tr, cells) {
     cells.forEach(([metric, v, cls], i) => {
       let td = tr.children[i];
-      if (!td) { td = el('td', { 'data-metric': metric }); tr.append(td); }
+      if (!td) { td = el('td'); tr.append(td); }
+      setAttr(td, 'data-metric', metric);
       if (cls !== undefined) setAttr(td, 'class', cls);
       if (v && typeof v === 'object' && v.build) setContent(td, v.sig, v.build);
       else setText(td, v);

@@ -210,6 +210,7 @@
       Noctua.getJSON('/api/v1/domains').then((r) => { domOrder.clear(); (r.domains || r).forEach((d, i) => domOrder.set(d.id, i)); }).catch(() => {});
     }
     document.body.dataset.updated = String(Date.now());
+    document.body.dataset.span = String(Date.parse(ov.to) - Date.parse(ov.from)); // what the data covers, for tests
     matrix(ov);
     burning(ov);
     smallMultiples(ov);
