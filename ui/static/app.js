@@ -312,6 +312,11 @@ const Noctua = (() => {
       const age = lastMsg ? (Date.now() - lastMsg) / 1000 : Infinity;
       const fresh = ws && ws.readyState === WebSocket.OPEN && age < Math.max(5, 5 * interval / 1000);
       const stale = !fresh && lastMsg > 0;
+      if (errors.size) { // a 403 or 404 is not "live"
+        status.className = 'live stale';
+        setText(status, 'error: ' + [...errors.values()][0].replace(/:.*/, ''));
+        return;
+      }
       status.className = 'live ' + (fresh ? 'fresh' : 'stale');
       if (stale) document.body.dataset.stale = 'true'; else delete document.body.dataset.stale;
       const retry = retryAt > Date.now() ? ` · reconnecting in ${Math.ceil((retryAt - Date.now()) / 1000)} s` : ws && ws.readyState === WebSocket.CONNECTING ? ' · reconnecting…' : '';
