@@ -156,6 +156,9 @@ type Point struct {
 	P95Ms    float64  `json:"p95_ms"`
 	P99Ms    float64  `json:"p99_ms"`
 	Apdex    *float64 `json:"apdex"`
+	// ErrorsByClass counts the step's failed requests by class (absent
+	// without failures): the error % chart's breakdown.
+	ErrorsByClass map[string]int64 `json:"errors_by_class,omitempty"`
 }
 
 // metrics builds Metrics from an aggregate over a range of length span,
@@ -246,6 +249,9 @@ func points(ps []store.Point) []Point {
 		pt := Point{TS: p.TS.UTC(), Count: p.Count, P50Ms: p.P50, P95Ms: p.P95, P99Ms: p.P99}
 		if p.Count > 0 {
 			pt.ErrorPct = 100 * float64(p.Errors) / float64(p.Count)
+		}
+		if p.Errors > 0 && len(p.ErrorsByClass) > 0 {
+			pt.ErrorsByClass = p.ErrorsByClass
 		}
 		if s, ok := apdexScore(p.Aggregate); ok {
 			pt.Apdex = &s

@@ -48,10 +48,12 @@
     rps: [{ label: 'req/s', color: '#58a6ff', fill: '#58a6ff22', fmt: fmt.rps, f: (p) => p.count / stepOf() }],
     lat: [{ label: 'p50', color: '#2ea043', fmt: fmt.ms, f: (p) => p.p50_ms }, { label: 'p95', color: '#d29922', fmt: fmt.ms, f: (p) => p.p95_ms },
       { label: 'p99', color: '#f85149', fmt: fmt.ms, f: (p) => p.p99_ms }],
-    err: [{ label: 'errors %', color: '#f85149', fill: '#f8514922', fmt: fmt.pct, f: (p) => p.error_pct }],
+    err: [{ label: 'all', color: '#e6edf3', fmt: fmt.pct, f: (p) => p.error_pct },
+      ...[['system', '#f85149'], ['application', '#d29922'], ['business', '#58a6ff']].map(([c, color]) => ({
+        label: c, color, fmt: fmt.pct, f: (p) => (p.count ? 100 * ((p.errors_by_class || {})[c] || 0) / p.count : null) }))],
     apdex: [{ label: 'Apdex', color: '#a371f7', fmt: (v) => v.toFixed(2), f: (p) => (p.apdex === null ? null : p.apdex) }],
   };
-  const TITLES = { rps: 'Throughput (req/s)', lat: 'Latency p50 / p95 / p99', err: 'Errors %', apdex: 'Apdex' };
+  const TITLES = { rps: 'Throughput (req/s)', lat: 'Latency p50 / p95 / p99', err: 'Errors % by class', apdex: 'Apdex' };
   function chartSet(box, height, key, legend) {
     const out = {};
     for (const k of Object.keys(FIELDS)) {
