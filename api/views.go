@@ -114,6 +114,9 @@ type DomainView struct {
 	// lines) in this domain, with this domain's requests and log lines
 	// only.
 	Journeys []JourneyRow `json:"journeys"`
+	// Burning lists those journeys that are crit or warn now in this
+	// domain, as the overview's list (their start marks the charts).
+	Burning []Burning `json:"burning"`
 }
 
 // JourneyView is one journey's page.
@@ -433,6 +436,9 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 	inDomain := Scope{Role: config.RoleSquad, Domain: domain}
 	v.Journeys, err = a.journeyRows(ctx, inDomain, r, covered, lc, f, func(ji *journeyInfo) bool { return contains(ji.domains, domain) })
 	if err != nil {
+		return nil, err
+	}
+	if v.Burning, err = a.burning(ctx, r, f, lc, v.Journeys); err != nil {
 		return nil, err
 	}
 	return v, nil

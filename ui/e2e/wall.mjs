@@ -14,7 +14,7 @@
 // start, figure printed); a text selection survives ten updates; a matrix
 // cell and a tile lead to the right squad page (charts, drill-down); the
 // range picker changes the data and the URL, and the URL restores it (a
-// custom range too); the Apdex view renders worst first; 401, 403 and 404
+// custom range and a zoom by dragging on a chart too); the Apdex view renders worst first; 401, 403 and 404
 // show a clear message instead of "waiting for data"; the server stopped,
 // the page turns stale, and started again, it reconnects and the indicator
 // clears without a reload; no console errors (outside the outage and the
@@ -194,6 +194,17 @@ try {
   await page.waitForURL(/from=.*&to=/, { timeout: 10000 });
   await page.waitForFunction(() => Number(document.body.dataset.span) === 15 * 60000, null, { timeout: 30000 });
   seen.range = { default: span1, picked: '6h', custom: page.url().replace(base, '') };
+  // Zoom by dragging on a chart: the selection becomes the page's range.
+  await page.goto(base + '/?range=15m');
+  await page.waitForFunction(() => Number(document.querySelector('.mult .mchart')?.dataset.points) > 10, null, { timeout: 30000 });
+  const zb = await (await page.$('.mult .mchart .u-over')).boundingBox();
+  await page.mouse.move(zb.x + zb.width * 0.3, zb.y + zb.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(zb.x + zb.width * 0.6, zb.y + zb.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForURL(/from=.*&to=/, { timeout: 10000 });
+  await page.waitForFunction(() => Number(document.body.dataset.span) > 0 && Number(document.body.dataset.span) < 15 * 60000, null, { timeout: 30000 });
+  seen.range.zoom = page.url().replace(base, '');
 
   // The Apdex view: every API with its T, band and trend, worst first.
   await page.goto(base + '/apdex.html?range=15m');

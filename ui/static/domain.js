@@ -24,6 +24,7 @@
       el('a', { href: 'domain.html?domain=' + encodeURIComponent(domain) + '&' + rq }, 'clear'));
   }
   let stepMs = 60000;
+  let markers = []; // the start of the domain's burning journeys
 
   function kpi(label, value) {
     return el('div', { class: 'kpi' }, el('div', { class: 'v' }, value), el('div', { class: 'l' }, label));
@@ -60,6 +61,7 @@
       const c = el('div', { class: 'chartbox', 'data-chart': k });
       box.append(c);
       out[k] = chart(c, { title: TITLES[k], height, legend, series: FIELDS[k], yfmt: k === 'lat' ? (v) => fmt.ms(v).replace(' ', '') : undefined,
+        markers: () => markers,
         onClick: (ts) => drill(key, ts) });
     }
     return out;
@@ -173,6 +175,7 @@
   function render(_, v) {
     const d = v.domain;
     stepMs = v.step_ms || stepMs;
+    markers = (v.burning || []).map((b) => Date.parse(b.since));
     document.title = 'Noctua · ' + (d.name || d.id);
     setText(document.getElementById('title'), d.name || d.id);
     setText(document.getElementById('squad'), d.squad ? 'squad ' + d.squad : '');

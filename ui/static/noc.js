@@ -15,9 +15,11 @@
   rangePicker(range);
   document.getElementById('dense').hidden = !dense;
   document.body.classList.toggle('dense', dense);
-  const denseLink = document.getElementById('dense-link');
-  denseLink.href = dense ? 'index.html?' + rq : 'index.html?dense=1&' + rq;
-  denseLink.textContent = dense ? 'wall' : 'dense';
+  const denseLink = document.getElementById('dense-link'), wallLink = document.getElementById('wall-link');
+  denseLink.href = 'index.html?dense=1&' + rq;
+  wallLink.href = 'index.html?' + rq;
+  denseLink.classList.toggle('on', dense);
+  wallLink.classList.toggle('on', !dense);
   for (const a of document.querySelectorAll('nav.pages a[href="apdex.html"]')) a.href = 'apdex.html?' + rq;
 
   const squadHref = (domain, extra) => 'domain.html?domain=' + encodeURIComponent(domain) + '&' + rq + (extra || '');
