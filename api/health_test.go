@@ -242,3 +242,27 @@ func TestBurningNow(t *testing.T) {
 		t.Errorf("verify since %s, want %s", b1.Since, want)
 	}
 }
+
+// The squad page lists its burning journeys too, judged on its own
+// requests: signup is red in reg (its failing step), not in web.
+func TestDomainViewBurning(t *testing.T) {
+	rows := healthRows(
+		rowsSpec{"web", "signup", "web", "home", 1800, 0, 4 * time.Minute, 4 * time.Minute},
+		rowsSpec{"reg", "signup", "reg", "create", 200, 40, 4 * time.Minute, 4 * time.Minute},
+	)
+	a := healthAPI(t, "worst", rows)
+	reg, err := a.Domain(context.Background(), scope("noc", ""), "reg", last15m())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reg.Burning) != 1 || reg.Burning[0].Journey != "signup" || reg.Burning[0].Health != api.HealthCrit {
+		t.Errorf("reg burning = %+v, want signup crit", reg.Burning)
+	}
+	web, err := a.Domain(context.Background(), scope("noc", ""), "web", last15m())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(web.Burning) != 0 {
+		t.Errorf("web burning = %+v, want none", web.Burning)
+	}
+}
