@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/noctua-obs/noctua/store"
@@ -41,9 +43,12 @@ type Burning struct {
 func (a *API) burning(ctx context.Context, r Range, f store.Filter, lc *liveCells, rows []JourneyRow) ([]Burning, error) {
 	out := []Burning{}
 	var ids []string
+	fk := filterKey(f)
 	for _, j := range rows {
 		if j.Health == HealthCrit || j.Health == HealthWarn {
 			ids = append(ids, j.ID)
+		} else {
+			a.sinces.forget(fk + "\x00" + j.ID)
 		}
 	}
 	if len(ids) == 0 {
@@ -67,7 +72,7 @@ func (a *API) burning(ctx context.Context, r Range, f store.Filter, lc *liveCell
 		if j.Health != HealthCrit && j.Health != HealthWarn {
 			continue
 		}
-		c := sum(lc.slow, func(k store.Key) bool { return k.Journey == j.ID })
+		c := lc.slow.sum(sel{journey: j.ID})
 		b := Burning{Journey: j.ID, Name: j.Name, Squad: j.Squad, Domains: j.Domains, Health: j.Health,
 			Cause: j.HealthCause, Since: since[j.ID].UTC(), HealthExcess: j.HealthExcess, ErrorPct: j.ErrorPct}
 		if window > 0 {
@@ -93,13 +98,37 @@ func (a *API) burning(ctx context.Context, r Range, f store.Filter, lc *liveCell
 }
 
 // since finds, per journey id, when its current unhealthy spell began:
-// minute by minute back from r's end, judged as the row itself is.
+// minute by minute back from r's end, judged as the row itself is. It is
+// cached per filter and journey for sinceTTL (a live view asks every
+// second) and forgotten as soon as the journey is seen healthy (see
+// forgetSince).
 func (a *API) since(ctx context.Context, r Range, f store.Filter, ids []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	fk := filterKey(f)
+	now := a.now()
+	for _, id := range ids {
+		if at, ok := a.sinces.get(fk+"\x00"+id, now); ok {
+			out[id] = at
+			continue
+		}
+		at, err := a.sinceOne(ctx, r, f, id)
+		if err != nil {
+			return nil, err
+		}
+		a.sinces.put(fk+"\x00"+id, at, now)
+		out[id] = at
+	}
+	return out, nil
+}
+
+// sinceOne traces one journey's spell back over its steps' minutes.
+func (a *API) sinceOne(ctx context.Context, r Range, f store.Filter, id string) (time.Time, error) {
 	from := r.To.Add(-SinceLookback).Truncate(time.Minute)
-	ss, err := a.rollup(ctx, Range{From: from, To: r.To}, time.Minute, f,
-		store.DimDomain, store.DimJourney, store.DimService, store.DimAPI)
+	jf := f
+	jf.Journey = id
+	ss, err := a.rollup(ctx, Range{From: from, To: r.To}, time.Minute, jf, store.DimService, store.DimAPI)
 	if err != nil {
-		return nil, err
+		return time.Time{}, err
 	}
 	buckets := map[time.Time]map[store.Key]counts{}
 	for _, s := range ss {
@@ -109,9 +138,11 @@ func (a *API) since(ctx context.Context, r Range, f store.Filter, ids []string) 
 				m = map[store.Key]counts{}
 				buckets[p.TS] = m
 			}
-			c := m[s.Key]
+			k := s.Key
+			k.Journey = id
+			c := m[k]
 			c.add(p.Aggregate)
-			m[s.Key] = c
+			m[k] = c
 		}
 	}
 	starts := make([]time.Time, 0, len(buckets))
@@ -119,21 +150,65 @@ func (a *API) since(ctx context.Context, r Range, f store.Filter, ids []string) 
 		starts = append(starts, ts)
 	}
 	sort.Slice(starts, func(i, j int) bool { return starts[i].After(starts[j]) })
-	fastStart := r.To.Add(-max(a.cfg.Health.FastWindow, 0))
-	out := map[string]time.Time{}
-	for _, id := range ids {
-		match := func(k store.Key) bool { return k.Journey == id }
-		out[id] = fastStart
-		for i, ts := range starts {
-			if i == 0 && r.To.Sub(ts) > 2*time.Minute {
-				break // no recent bucket: the spell is the fast window's
-			}
-			v := a.rowVerdict(&liveCells{slow: buckets[ts], fast: map[store.Key]counts{}}, match, byStep)
-			if v.health != HealthCrit && v.health != HealthWarn {
-				break
-			}
-			out[id] = ts
+	since := r.To.Add(-max(a.cfg.Health.FastWindow, 0))
+	noFast := newCellIndex(nil)
+	for i, ts := range starts {
+		if i == 0 && r.To.Sub(ts) > 2*time.Minute {
+			break // no recent bucket: the spell is the fast window's
 		}
+		v := a.rowVerdict(&liveCells{slow: newCellIndex(buckets[ts]), fast: noFast}, sel{journey: id}, byStep)
+		if v.health != HealthCrit && v.health != HealthWarn {
+			break
+		}
+		since = ts
 	}
-	return out, nil
+	return since, nil
+}
+
+// filterKey names a filter for the caches.
+func filterKey(f store.Filter) string {
+	ds := append([]string(nil), f.Domains...)
+	sort.Strings(ds)
+	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%v\x00%q", f.Domain, f.Journey, f.Service, f.API, f.Domains == nil, ds)
+}
+
+// sinceTTL is how long a traced spell start is reused; maxSinces bounds
+// the cache (it is emptied when full).
+const (
+	sinceTTL  = 30 * time.Second
+	maxSinces = 10000
+)
+
+// sinceCache holds spell starts by filter and journey.
+type sinceCache struct {
+	mu sync.Mutex
+	m  map[string]sinceEntry
+}
+
+type sinceEntry struct{ at, computed time.Time }
+
+func (c *sinceCache) get(k string, now time.Time) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || now.Sub(e.computed) > sinceTTL || e.computed.After(now) {
+		return time.Time{}, false
+	}
+	return e.at, true
+}
+
+func (c *sinceCache) put(k string, at, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxSinces {
+		c.m = map[string]sinceEntry{}
+	}
+	c.m[k] = sinceEntry{at: at, computed: now}
+}
+
+// forget drops k: its journey was seen healthy, its next spell is new.
+func (c *sinceCache) forget(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, k)
 }

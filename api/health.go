@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/noctua-obs/noctua/config"
@@ -103,75 +104,140 @@ func wilson(p, n, z float64) float64 {
 // journey, service, API) cell: slow over health.window, fast over
 // health.fast_window, both ending at the range's end.
 type liveCells struct {
-	slow, fast map[store.Key]counts
+	slow, fast *cellIndex
 	from       time.Time // start of the slow window
+}
+
+// cell is one (domain, journey, service, API) cell's counts.
+type cell struct {
+	k store.Key
+	c counts
+}
+
+// cellIndex holds cells, indexed by journey, domain and API so that a row
+// reads its own cells only.
+type cellIndex struct {
+	all       []cell
+	byJourney map[string][]cell
+	byDomain  map[string][]cell
+	byAPI     map[[2]string][]cell
+}
+
+func newCellIndex(m map[store.Key]counts) *cellIndex {
+	x := &cellIndex{byJourney: map[string][]cell{}, byDomain: map[string][]cell{}, byAPI: map[[2]string][]cell{}}
+	for k, c := range m {
+		e := cell{k, c}
+		x.all = append(x.all, e)
+		x.byJourney[k.Journey] = append(x.byJourney[k.Journey], e)
+		x.byDomain[k.Domain] = append(x.byDomain[k.Domain], e)
+		x.byAPI[[2]string{k.Service, k.API}] = append(x.byAPI[[2]string{k.Service, k.API}], e)
+	}
+	return x
+}
+
+// sel selects a row's cells: every non-empty field must match.
+type sel struct{ domain, journey, service, api string }
+
+func (s sel) match(k store.Key) bool {
+	return (s.domain == "" || s.domain == k.Domain) && (s.journey == "" || s.journey == k.Journey) &&
+		(s.service == "" || s.service == k.Service) && (s.api == "" || s.api == k.API)
+}
+
+// cells returns the cells s selects.
+func (x *cellIndex) cells(s sel) []cell {
+	var from []cell
+	switch {
+	case s.journey != "":
+		from = x.byJourney[s.journey]
+	case s.service != "" || s.api != "":
+		from = x.byAPI[[2]string{s.service, s.api}]
+	case s.domain != "":
+		from = x.byDomain[s.domain]
+	default:
+		return x.all
+	}
+	out := from[:0:0]
+	for _, e := range from {
+		if s.match(e.k) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sum adds up the cells s selects.
+func (x *cellIndex) sum(s sel) counts {
+	var c counts
+	for _, e := range x.cells(s) {
+		c.merge(e.c)
+	}
+	return c
 }
 
 // liveHealth reads the cells of r's health windows that pass f.
 func (a *API) liveHealth(ctx context.Context, r Range, f store.Filter) (*liveCells, error) {
 	h := a.cfg.Health
-	lc := &liveCells{slow: map[store.Key]counts{}, fast: map[store.Key]counts{}}
+	lc := &liveCells{}
 	lc.from = r.To.Add(-h.Window)
 	if lc.from.Before(r.From) {
 		lc.from = r.From
 	}
 	all := []store.Dim{store.DimDomain, store.DimJourney, store.DimService, store.DimAPI}
-	read := func(from time.Time, into map[store.Key]counts) error {
+	read := func(from time.Time) (*cellIndex, error) {
+		m := map[store.Key]counts{}
 		ss, err := a.rollup(ctx, Range{From: from, To: r.To}, 0, f, all...)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, s := range ss {
-			c := into[s.Key]
+			c := m[s.Key]
 			c.add(total(s))
-			into[s.Key] = c
+			m[s.Key] = c
 		}
-		return nil
+		return newCellIndex(m), nil
 	}
-	if err := read(lc.from, lc.slow); err != nil {
+	var err error
+	if lc.slow, err = read(lc.from); err != nil {
 		return nil, err
 	}
+	lc.fast = newCellIndex(nil)
 	if h.FastWindow > 0 {
-		if err := read(r.To.Add(-h.FastWindow), lc.fast); err != nil {
+		if lc.fast, err = read(r.To.Add(-h.FastWindow)); err != nil {
 			return nil, err
 		}
 	}
 	return lc, nil
 }
 
-// sum adds up the cells of m that match.
-func sum(m map[store.Key]counts, match func(store.Key) bool) counts {
-	var c counts
-	for k, v := range m {
-		if match(k) {
-			c.merge(v)
-		}
-	}
-	return c
-}
-
-// group sums the cells of m that match by the key key(k) returns.
-func group[K comparable](m map[store.Key]counts, match func(store.Key) bool, key func(store.Key) K) map[K]counts {
-	out := map[K]counts{}
-	for k, v := range m {
-		if match(k) {
-			c := out[key(k)]
-			c.merge(v)
-			out[key(k)] = c
-		}
+// group sums cells by the name child gives each ("" for none).
+func group(cells []cell, child func(store.Key) string) map[string]counts {
+	out := map[string]counts{}
+	for _, e := range cells {
+		name := child(e.k)
+		c := out[name]
+		c.merge(e.c)
+		out[name] = c
 	}
 	return out
 }
 
 // rowVerdict judges a row: its own requests over the slow window, a
 // sudden failure over the fast one, and (with health.rollup "worst") each
-// child's requests with confidence. match selects the row's cells; child
+// child's requests with confidence. s selects the row's cells; child
 // names a cell's child ("" for none).
-func (a *API) rowVerdict(lc *liveCells, match func(store.Key) bool, children ...func(store.Key) string) verdict {
+func (a *API) rowVerdict(lc *liveCells, s sel, children ...func(store.Key) string) verdict {
 	h := a.cfg.Health
-	v := judge(h, sum(lc.slow, match), 0)
-	if fast := sum(lc.fast, match); fast.n >= h.FastMinSamples {
-		if fv := judge(h, fast, h.Confidence); fv.health == HealthCrit && fv.worse(v) {
+	slow, fast := lc.slow.cells(s), lc.fast.cells(s)
+	var own, ownFast counts
+	for _, e := range slow {
+		own.merge(e.c)
+	}
+	for _, e := range fast {
+		ownFast.merge(e.c)
+	}
+	v := judge(h, own, 0)
+	if ownFast.n >= h.FastMinSamples {
+		if fv := judge(h, ownFast, h.Confidence); fv.health == HealthCrit && fv.worse(v) {
 			fv.cause += fmt.Sprintf(" in the last %s", fmtDuration(h.FastWindow))
 			v = fv
 		}
@@ -180,7 +246,7 @@ func (a *API) rowVerdict(lc *liveCells, match func(store.Key) bool, children ...
 		return v
 	}
 	for _, child := range children {
-		for name, c := range group(lc.slow, match, child) {
+		for name, c := range group(slow, child) {
 			if name == "" {
 				continue
 			}
@@ -189,7 +255,7 @@ func (a *API) rowVerdict(lc *liveCells, match func(store.Key) bool, children ...
 				v = cv
 			}
 		}
-		for name, c := range group(lc.fast, match, child) {
+		for name, c := range group(fast, child) {
 			if name == "" || c.n < h.FastMinSamples {
 				continue
 			}
@@ -225,7 +291,13 @@ func (m *Metrics) apply(v verdict) {
 // over time before data was collected (a server that started 2 minutes
 // ago). It is r's span when there is no request. The same for every scope:
 // it says when collection began, not what a squad may see.
+//
+// The first data time is cached for a minute (it only moves with retention),
+// so that a live view, whose range slides forward, queries for it once.
 func (a *API) covered(ctx context.Context, r Range) (time.Duration, error) {
+	if d, ok := a.first.covered(r, a.now()); ok {
+		return d, nil
+	}
 	step := MinStep
 	if r.Span()/step > MaxPoints {
 		step = (r.Span()/MaxPoints + MinStep - 1) / MinStep * MinStep
@@ -248,5 +320,45 @@ func (a *API) covered(ctx context.Context, r Range) (time.Duration, error) {
 	if first.Before(r.From) {
 		first = r.From
 	}
+	if exact := first.Sub(r.From) >= step; exact {
+		a.first.set(first, true, a.now())
+	} else {
+		a.first.set(r.From, false, a.now()) // the data began at or before the range
+	}
 	return r.To.Sub(first), nil
+}
+
+// firstData caches when the stored requests begin. exact is false when
+// the data began at or before the queried range: at is then only an upper
+// bound.
+type firstData struct {
+	mu      sync.Mutex
+	at      time.Time
+	exact   bool
+	checked time.Time
+}
+
+// firstDataTTL is how long a cached first data time is trusted.
+const firstDataTTL = time.Minute
+
+func (f *firstData) set(at time.Time, exact bool, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.at, f.exact, f.checked = at, exact, now
+}
+
+// covered answers from the cache when it can.
+func (f *firstData) covered(r Range, now time.Time) (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.checked.IsZero() || now.Sub(f.checked) > firstDataTTL || f.checked.After(now) {
+		return 0, false
+	}
+	switch {
+	case !r.From.Before(f.at): // the data began before the range
+		return r.Span(), true
+	case f.exact && f.at.Before(r.To):
+		return r.To.Sub(f.at), true
+	}
+	return 0, false
 }

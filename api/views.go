@@ -191,7 +191,7 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 	ov.Logs.Codes = topCodesAcross(domLogs, &allLogs, TopCodesTotal)
 	addRow := func(id string) {
 		row := a.domainRow(id, domAgg[id], covered)
-		row.apply(a.rowVerdict(lc, func(k store.Key) bool { return k.Domain == id }, byStep, byJourney))
+		row.apply(a.rowVerdict(lc, sel{domain: id}, byStep, byJourney))
 		row.Series = series[id]
 		row.Logs = domLogs[id].summaryOrEmpty(TopCodesRow)
 		ov.Domains = append(ov.Domains, row)
@@ -260,11 +260,13 @@ func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, covered tim
 	rows := []JourneyRow{}
 	add := func(ji *journeyInfo, ag store.Aggregate) {
 		row := a.journeyRow(ji, ag, covered, scope)
-		row.apply(a.rowVerdict(lc, func(k store.Key) bool { return k.Journey == ji.id }, byStep))
+		row.apply(a.rowVerdict(lc, sel{journey: ji.id}, byStep))
 		if f.Domain == "" { // the overview: the matrix cells
 			row.DomainHealth = map[string]string{}
-			for d := range group(lc.slow, func(k store.Key) bool { return k.Journey == ji.id }, func(k store.Key) string { return k.Domain }) {
-				row.DomainHealth[d] = a.rowVerdict(lc, func(k store.Key) bool { return k.Journey == ji.id && k.Domain == d }, byStep).health
+			for _, e := range lc.slow.cells(sel{journey: ji.id}) {
+				if _, done := row.DomainHealth[e.k.Domain]; !done {
+					row.DomainHealth[e.k.Domain] = a.rowVerdict(lc, sel{journey: ji.id, domain: e.k.Domain}, byStep).health
+				}
 			}
 		}
 		row.Logs = logs[ji.id].summaryOrEmpty(TopCodesRow)
@@ -351,7 +353,7 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 		return nil, err
 	}
 	v.Domain = a.domainRow(domain, ag, covered)
-	v.Domain.apply(a.rowVerdict(lc, func(store.Key) bool { return true }, byStep, byJourney))
+	v.Domain.apply(a.rowVerdict(lc, sel{}, byStep, byJourney))
 	v.Domain.ErrorCodes = errorCodes(ag, TopCodesTotal)
 	if r.Step > 0 {
 		ss, err := a.rollup(ctx, r, r.Step, f)
@@ -403,7 +405,7 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 		t := domainT{t: a.ts.T(domain, k.service, k.api)}
 		row := APIRow{Domain: domain, Service: k.service, API: k.api,
 			Metrics: a.metrics(agg[k], covered, t), Logs: apiLogs[k].summaryOrEmpty(TopCodesRow), Series: apiSeries[k]}
-		row.apply(a.rowVerdict(lc, func(c store.Key) bool { return c.Service == k.service && c.API == k.api }, byJourney))
+		row.apply(a.rowVerdict(lc, sel{service: k.service, api: k.api}, byJourney))
 		v.APIs = append(v.APIs, row)
 		delete(agg, k)
 	}
@@ -492,7 +494,7 @@ func (a *API) Journey(ctx context.Context, scope Scope, journey string, r Range)
 	}
 	v := &JourneyView{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope,
 		Journey: a.journeyRow(ji, ag, covered, scope), Steps: []APIRow{}}
-	v.Journey.apply(a.rowVerdict(lc, func(store.Key) bool { return true }, byStep))
+	v.Journey.apply(a.rowVerdict(lc, sel{}, byStep))
 	v.Journey.ErrorCodes = errorCodes(ag, TopCodesTotal)
 	v.Journey.Logs = jLogs.summary(TopCodesTotal)
 	if r.Step > 0 {
@@ -520,9 +522,7 @@ func (a *API) Journey(ctx context.Context, scope Scope, journey string, r Range)
 	step := func(k store.Key, i *int, t time.Duration) APIRow {
 		row := APIRow{Domain: k.Domain, Service: k.Service, API: k.API, Step: i,
 			Metrics: a.metrics(agg[k], covered, domainT{t: t}), Logs: stepLogs[k].summaryOrEmpty(TopCodesRow)}
-		row.apply(a.rowVerdict(lc, func(c store.Key) bool {
-			return c.Domain == k.Domain && c.Service == k.Service && c.API == k.API
-		}))
+		row.apply(a.rowVerdict(lc, sel{domain: k.Domain, service: k.Service, api: k.API}))
 		return row
 	}
 	for i := range ji.steps {
