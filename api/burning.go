@@ -58,15 +58,6 @@ func (a *API) burning(ctx context.Context, r Range, f store.Filter, lc *liveCell
 	if err != nil {
 		return nil, err
 	}
-	// The top code now: over the health window, not the whole range.
-	recent, err := a.rollup(ctx, Range{From: lc.from, To: r.To}, 0, f, store.DimJourney)
-	if err != nil {
-		return nil, err
-	}
-	codesNow := map[string][]ErrorCode{}
-	for _, s := range recent {
-		codesNow[s.Key.Journey] = errorCodes(total(s), 1)
-	}
 	window := r.To.Sub(lc.from).Seconds()
 	for _, j := range rows {
 		if j.Health != HealthCrit && j.Health != HealthWarn {
@@ -79,8 +70,8 @@ func (a *API) burning(ctx context.Context, r Range, f store.Filter, lc *liveCell
 			// Failed requests count as frustrated too: count each once.
 			b.Impact = float64(max(c.errs, c.f)) / window
 		}
-		if cs := codesNow[j.ID]; len(cs) > 0 {
-			b.TopCode, b.TopCodeClass = cs[0].Code, cs[0].Class
+		if top, ok := lc.topCode(j.ID); ok { // now: over the health window, not the range
+			b.TopCode, b.TopCodeClass = top.Code, top.Class
 		}
 		out = append(out, b)
 	}

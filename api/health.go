@@ -106,6 +106,9 @@ func wilson(p, n, z float64) float64 {
 type liveCells struct {
 	slow, fast *cellIndex
 	from       time.Time // start of the slow window
+	// codes counts the failed requests of the slow window per journey
+	// and error code (with its class).
+	codes map[string]map[store.CodeCount]int64
 }
 
 // cell is one (domain, journey, service, API) cell's counts.
@@ -183,26 +186,38 @@ func (a *API) liveHealth(ctx context.Context, r Range, f store.Filter) (*liveCel
 		lc.from = r.From
 	}
 	all := []store.Dim{store.DimDomain, store.DimJourney, store.DimService, store.DimAPI}
-	read := func(from time.Time) (*cellIndex, error) {
+	lc.codes = map[string]map[store.CodeCount]int64{}
+	read := func(from time.Time, codes bool) (*cellIndex, error) {
 		m := map[store.Key]counts{}
 		ss, err := a.rollup(ctx, Range{From: from, To: r.To}, 0, f, all...)
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range ss {
+			ag := total(s)
 			c := m[s.Key]
-			c.add(total(s))
+			c.add(ag)
 			m[s.Key] = c
+			if codes && len(ag.Codes) > 0 {
+				jc := lc.codes[s.Key.Journey]
+				if jc == nil {
+					jc = map[store.CodeCount]int64{}
+					lc.codes[s.Key.Journey] = jc
+				}
+				for _, cc := range ag.Codes {
+					jc[store.CodeCount{Code: cc.Code, Class: cc.Class}] += cc.Count
+				}
+			}
 		}
 		return newCellIndex(m), nil
 	}
 	var err error
-	if lc.slow, err = read(lc.from); err != nil {
+	if lc.slow, err = read(lc.from, true); err != nil {
 		return nil, err
 	}
 	lc.fast = newCellIndex(nil)
 	if h.FastWindow > 0 {
-		if lc.fast, err = read(r.To.Add(-h.FastWindow)); err != nil {
+		if lc.fast, err = read(r.To.Add(-h.FastWindow), false); err != nil {
 			return nil, err
 		}
 	}
@@ -361,4 +376,17 @@ func (f *firstData) covered(r Range, now time.Time) (time.Duration, bool) {
 		return r.To.Sub(f.at), true
 	}
 	return 0, false
+}
+
+// topCode returns the journey's most frequent error code over the slow
+// window (ties by code, then class), or ok false.
+func (lc *liveCells) topCode(journey string) (store.CodeCount, bool) {
+	var best store.CodeCount
+	found := false
+	for k, n := range lc.codes[journey] {
+		if !found || n > best.Count || n == best.Count && (k.Code < best.Code || k.Code == best.Code && k.Class < best.Class) {
+			best, found = store.CodeCount{Code: k.Code, Class: k.Class, Count: n}, true
+		}
+	}
+	return best, found
 }
