@@ -1,7 +1,7 @@
 // One customer journey: its steps across domains, live, patched in place.
 'use strict';
 (() => {
-  const { el, fmt, live, once, whoami, logsOf, topCodes, spanCodes, setText, setContent, setAttr, keyed, rowCells, currentRange, rangeQuery, rangePicker } = Noctua;
+  const { el, fmt, live, once, whoami, logsOf, topCodes, spanCodes, setText, setContent, setAttr, keyed, rowCells, chart, seriesData, currentRange, rangeQuery, rangePicker } = Noctua;
   const journey = Noctua.params.get('journey') || '';
   const range = currentRange('1h');
   const rq = rangeQuery(range);
@@ -11,8 +11,29 @@
   function kpi(label, value) {
     return el('div', { class: 'kpi' }, el('div', { class: 'v' }, value), el('div', { class: 'l' }, label));
   }
+  // The journey's charts: req/s, error %, p99 and Apdex over the range.
+  let charts = null;
+  function drawCharts(v) {
+    const stepS = (v.step_ms || 60000) / 1000;
+    const defs = [
+      ['Throughput (req/s)', [{ label: 'req/s', color: '#58a6ff', fill: '#58a6ff22', fmt: fmt.rps }], (p) => p.count / stepS],
+      ['Errors %', [{ label: 'errors %', color: '#f85149', fill: '#f8514922', fmt: fmt.pct }], (p) => p.error_pct],
+      ['Latency p99', [{ label: 'p99', color: '#d29922', fmt: fmt.ms }], (p) => p.p99_ms],
+      ['Apdex', [{ label: 'Apdex', color: '#a371f7', fmt: (x) => x.toFixed(2) }], (p) => (p.apdex === null ? null : p.apdex)],
+    ];
+    if (!charts) {
+      const box = document.getElementById('j-charts');
+      charts = defs.map(([title, series], i) => {
+        const c = el('div', { class: 'chartbox' });
+        box.append(c);
+        return chart(c, { title, height: 140, series, yfmt: i === 2 ? (x) => fmt.ms(x).replace(' ', '') : undefined });
+      });
+    }
+    defs.forEach(([, , f], i) => charts[i].update(...seriesData(v.series || [], v.from, v.to, v.step_ms, [f])));
+  }
   function render(_, v) {
     const j = v.journey;
+    drawCharts(v);
     setText(document.getElementById('title'), j.name || j.id);
     setText(document.getElementById('squad'), (j.domains || []).join(' → '));
     setContent(document.getElementById('totals'), JSON.stringify([j.health, j.health_cause, j.throughput, j.error_pct, j.errors_by_class, j.p95_ms, j.p99_ms, j.apdex, logsOf(j)]), () =>
@@ -44,6 +65,6 @@
   }
 
   whoami();
-  if (range.fixed) once([['main', `/api/v1/journeys/${encodeURIComponent(journey)}?from=${encodeURIComponent(range.from)}&to=${encodeURIComponent(range.to)}`]], render);
-  else live([{ id: 'main', view: 'journey', journey, range: range.range }], render);
+  if (range.fixed) once([['main', `/api/v1/journeys/${encodeURIComponent(journey)}?from=${encodeURIComponent(range.from)}&to=${encodeURIComponent(range.to)}&step=${range.step}`]], render);
+  else live([{ id: 'main', view: 'journey', journey, range: range.range, step: range.step }], render);
 })();
