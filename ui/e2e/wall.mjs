@@ -214,7 +214,9 @@ try {
     hasT: /\[[\d.]+s?\]/.test(r.querySelector('[data-metric="score"]').textContent), trend: r.querySelector('polyline')?.getAttribute('points') || '',
   })));
   for (let i = 1; i < apdex.length; i++) if (apdex[i].score < apdex[i - 1].score) throw new Error(`Apdex not worst first at ${i}: ${JSON.stringify(apdex.slice(i - 1, i + 1))}`);
-  if (apdex.some((a) => !a.hasT || !['excellent', 'good', 'fair', 'poor', 'unacceptable'].includes(a.rating))) throw new Error(`Apdex rows without T or band: ${JSON.stringify(apdex.slice(0, 3))}`);
+  if (apdex.some((a) => !a.hasT || !['excellent', 'good', 'fair', 'poor', 'unacceptable', 'nodata'].includes(a.rating))) throw new Error(`Apdex rows without T or band: ${JSON.stringify(apdex.slice(0, 3))}`);
+  const firstNoData = apdex.findIndex((a) => a.rating === 'nodata');
+  if (firstNoData >= 0 && apdex.slice(firstNoData).some((a) => a.rating !== 'nodata')) throw new Error('APIs without traffic not last');
   if (!apdex.some((a) => a.trend.split(' ').length >= 2)) throw new Error('no Apdex trend drawn');
   seen.apdexRows = apdex.length;
   await shot(page, 'apdex');

@@ -20,12 +20,12 @@
   function render(id, v) {
     views.set(id, v);
     const rows = [];
-    for (const view of views.values()) for (const a of view.apis) if (a.count > 0) rows.push({ a, v: view, dom: view.domain });
+    for (const view of views.values()) for (const a of view.apis) rows.push({ a, v: view, dom: view.domain }); // no traffic: nodata, last
     rows.sort((x, y) => (x.a.apdex.score ?? 2) - (y.a.apdex.score ?? 2) || (x.a.service + x.a.api).localeCompare(y.a.service + y.a.api));
     const bands = {};
     for (const r of rows) bands[r.a.apdex.rating] = (bands[r.a.apdex.rating] || 0) + 1;
-    setText(document.getElementById('apdex-summary'), `${rows.length} API(s) with requests in ${views.size} domain(s) · ` +
-      ['excellent', 'good', 'fair', 'poor', 'unacceptable'].map((b) => `${b} ${bands[b] || 0}`).join(' · '));
+    setText(document.getElementById('apdex-summary'), `${rows.length} API(s) in ${views.size} domain(s) · ` +
+      ['excellent', 'good', 'fair', 'poor', 'unacceptable', 'nodata'].map((b) => `${b} ${bands[b] || 0}`).join(' · '));
     keyed(document.querySelector('#apdex tbody'), rows, (r) => r.dom.id + '\x00' + r.a.service + '\x00' + r.a.api,
       () => {
         const svg = document.createElementNS(SVG, 'svg');
