@@ -95,6 +95,9 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if !cfg.AuthEnabled() {
 		level.Warn(logger).Log("msg", "no auth tokens configured: every caller sees every domain")
 	}
+	if len(cfg.Domains) == 0 {
+		level.Warn(logger).Log("msg", "configuration has no domains: every service lands in unassigned (check-config refuses it)")
+	}
 	st, err := embedded.Open(cfg.Server.DataDir, embedded.Options{
 		Retention: cfg.Server.Retention,
 		Logger:    log.With(logger, "component", "store"),
