@@ -266,3 +266,25 @@ func TestDomainViewBurning(t *testing.T) {
 		t.Errorf("web burning = %+v, want none", web.Burning)
 	}
 }
+
+// The cached first data time gives the same rates as a fresh look, for
+// ranges that start before the data and after it, in any order.
+func TestThroughputCachedCoverage(t *testing.T) {
+	rows := healthRows(rowsSpec{"reg", "verify", "reg", "check", 240, 0, 2 * time.Minute, 2 * time.Minute})
+	a := healthAPI(t, "worst", rows)
+	now := apitest.Now()
+	for _, tc := range []struct {
+		last time.Duration
+		want float64
+	}{
+		{15 * time.Minute, 2}, {time.Hour, 2}, {time.Minute, 2}, {15 * time.Minute, 2}, {90 * time.Second, 2}, {24 * time.Hour, 2},
+	} {
+		ov, err := a.Overview(context.Background(), scope("noc", ""), api.Range{From: now.Add(-tc.last), To: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j := journeyOf(ov, "verify"); j.Throughput != tc.want {
+			t.Errorf("last %s: throughput %g (count %d), want %g", tc.last, j.Throughput, j.Count, tc.want)
+		}
+	}
+}
