@@ -1,15 +1,18 @@
 # The two commands of README.md: `make demo` and `make test`.
 GO ?= go
 FUZZTIME ?= 10s
+# The commit and build date `noctua version` prints when the binary carries
+# no VCS stamp (GOFLAGS=-buildvcs=false, a tarball, a worktree Go cannot read).
+LDFLAGS ?= -X main.commit=$(shell git rev-parse HEAD 2>/dev/null) -X main.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
 .PHONY: demo build test deps unit fuzz bench
 
 ## demo: build and run Noctua on the embedded store with a live demo load.
 demo:
-	$(GO) run ./cmd/noctua serve --demo
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/noctua serve --demo
 
 build:
-	$(GO) build -o bin/noctua ./cmd/noctua
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/noctua ./cmd/noctua
 
 deps:
 	./scripts/deps.sh

@@ -70,6 +70,8 @@ type API struct {
 	logger log.Logger
 	now    func() time.Time
 	ts     *transform.ApdexTs
+	first  firstData  // when the stored requests begin, cached
+	sinces sinceCache // when burning journeys began to burn, cached
 
 	owner       map[string]string  // service -> domain id
 	domainTs    map[string]domainT // domain id -> its default T and whether its APIs differ

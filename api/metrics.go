@@ -83,7 +83,9 @@ type Apdex struct {
 type Metrics struct {
 	// Count is the number of requests in the range.
 	Count int64 `json:"count"`
-	// Throughput is Count divided by the range's length, in requests per second.
+	// Throughput is Count divided by the time the data covers (the range's
+	// length, or less when the view's first request came later), in
+	// requests per second.
 	Throughput float64 `json:"throughput"`
 	// Errors is the number of failed requests; ErrorPct is 100*Errors/Count
 	// (0 when Count is 0).
@@ -100,10 +102,22 @@ type Metrics struct {
 	MaxMs float64 `json:"max_ms"`
 	// Apdex is the Apdex score with its T.
 	Apdex Apdex `json:"apdex"`
-	// Health is "crit", "warn", "ok" or "nodata" (no request): crit when
-	// ErrorPct >= health.error_pct_crit or the Apdex score is below
-	// health.apdex_crit; warn likewise against the warn thresholds.
+	// Health is "crit", "warn", "ok" or "nodata" (no request), judged over
+	// the last health.window of the range (not the whole range): crit when
+	// the error % >= health.error_pct_crit or the Apdex score is below
+	// health.apdex_crit; warn likewise against the warn thresholds. A
+	// sudden failure over the last health.fast_window and, with
+	// health.rollup "worst", a journey's steps or a domain's APIs and
+	// journeys past a threshold with health.confidence make it worse (see
+	// the README's "Health").
 	Health string `json:"health"`
+	// HealthExcess is how far past its threshold the worst signal behind
+	// Health is (the signal divided by the threshold of that state, the
+	// warn one for ok; >= 1 past it): rows of one health are ordered by it.
+	HealthExcess float64 `json:"health_excess"`
+	// HealthCause says what made Health ("errors 12.0% ≥ 5% at auth-svc
+	// login"); empty when ok or nodata.
+	HealthCause string `json:"health_cause,omitempty"`
 	// Users is the approximate number of distinct (hashed) customers.
 	Users int64 `json:"users"`
 	// ErrorCodes are the most frequent error codes of the failed requests
@@ -134,11 +148,17 @@ type ErrorCode struct {
 type Point struct {
 	// TS is the start of the step (RFC 3339).
 	TS time.Time `json:"ts"`
-	// Count, ErrorPct, P99Ms and Apdex (score, null when no request) of the step.
+	// Count, ErrorPct, P50Ms, P95Ms, P99Ms and Apdex (score, null when no
+	// request) of the step.
 	Count    int64    `json:"count"`
 	ErrorPct float64  `json:"error_pct"`
+	P50Ms    float64  `json:"p50_ms"`
+	P95Ms    float64  `json:"p95_ms"`
 	P99Ms    float64  `json:"p99_ms"`
 	Apdex    *float64 `json:"apdex"`
+	// ErrorsByClass counts the step's failed requests by class (absent
+	// without failures): the error % chart's breakdown.
+	ErrorsByClass map[string]int64 `json:"errors_by_class,omitempty"`
 }
 
 // metrics builds Metrics from an aggregate over a range of length span,
@@ -226,9 +246,12 @@ func health(h config.Health, count int64, errPct float64, apdex *float64) string
 func points(ps []store.Point) []Point {
 	out := make([]Point, 0, len(ps))
 	for _, p := range ps {
-		pt := Point{TS: p.TS.UTC(), Count: p.Count, P99Ms: p.P99}
+		pt := Point{TS: p.TS.UTC(), Count: p.Count, P50Ms: p.P50, P95Ms: p.P95, P99Ms: p.P99}
 		if p.Count > 0 {
 			pt.ErrorPct = 100 * float64(p.Errors) / float64(p.Count)
+		}
+		if p.Errors > 0 && len(p.ErrorsByClass) > 0 {
+			pt.ErrorsByClass = p.ErrorsByClass
 		}
 		if s, ok := apdexScore(p.Aggregate); ok {
 			pt.Apdex = &s

@@ -31,6 +31,11 @@ type Overview struct {
 	// Logs sums the logs of every domain in scope; its codes (at most
 	// TopCodesTotal) name the domains they came from.
 	Logs *LogSummary `json:"logs"`
+	// Burning lists the journeys that are crit or warn now, worst first
+	// (health, then impact); never null.
+	Burning []Burning `json:"burning"`
+	// HealthFrom is the start of the window health is judged over.
+	HealthFrom time.Time `json:"health_from"`
 }
 
 // DomainRow is one domain's tile.
@@ -59,6 +64,10 @@ type JourneyRow struct {
 	Domains []string `json:"domains"`
 	// Configured is false for a journey id that came only on records.
 	Configured bool `json:"configured"`
+	// DomainHealth is, in the overview, the journey's health in each
+	// domain it has requests in (judged as the row is, over its requests
+	// in that domain): the cells of the NOC wall's matrix.
+	DomainHealth map[string]string `json:"domain_health,omitempty"`
 	Metrics
 	// Logs is what the journey's log lines say: its top error codes (at
 	// most TopCodesRow in the overview and the domain view, TopCodesTotal
@@ -78,6 +87,9 @@ type APIRow struct {
 	API     string `json:"api"`
 	Step    *int   `json:"step,omitempty"`
 	Metrics
+	// Series, in the domain view with a step, is the API's chart: one
+	// point per step with requests.
+	Series []Point `json:"series,omitempty"`
 	// Logs is what the API's logs say (in a journey view: its lines
 	// carrying the journey id): its top error codes (at most TopCodesRow),
 	// timeouts and retries.
@@ -105,6 +117,9 @@ type DomainView struct {
 	// lines) in this domain, with this domain's requests and log lines
 	// only.
 	Journeys []JourneyRow `json:"journeys"`
+	// Burning lists those journeys that are crit or warn now in this
+	// domain, as the overview's list (their start marks the charts).
+	Burning []Burning `json:"burning"`
 }
 
 // JourneyView is one journey's page.
@@ -143,6 +158,14 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 	for _, s := range byDomain {
 		domAgg[s.Key.Domain] = total(s)
 	}
+	covered, err := a.covered(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := a.liveHealth(ctx, r, allowed)
+	if err != nil {
+		return nil, err
+	}
 	series := map[string][]Point{}
 	if r.Step > 0 {
 		ss, err := a.rollup(ctx, r, r.Step, allowed, store.DimDomain)
@@ -170,7 +193,8 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 		Domains: []DomainRow{}, Journeys: []JourneyRow{}, Logs: allLogs.summary(TopCodesTotal)}
 	ov.Logs.Codes = topCodesAcross(domLogs, &allLogs, TopCodesTotal)
 	addRow := func(id string) {
-		row := a.domainRow(id, domAgg[id], r.Span())
+		row := a.domainRow(id, domAgg[id], covered)
+		row.apply(a.rowVerdict(lc, sel{domain: id}, byStep, byJourney))
 		row.Series = series[id]
 		row.Logs = domLogs[id].summaryOrEmpty(TopCodesRow)
 		ov.Domains = append(ov.Domains, row)
@@ -195,10 +219,14 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 		}
 	}
 	sort.SliceStable(ov.Domains, func(i, j int) bool {
-		return worse(ov.Domains[i].Health, ov.Domains[i].Name, ov.Domains[j].Health, ov.Domains[j].Name)
+		return worse(&ov.Domains[i].Metrics, ov.Domains[i].Name, &ov.Domains[j].Metrics, ov.Domains[j].Name)
 	})
-	ov.Journeys, err = a.journeyRows(ctx, scope, r, allowed, func(ji *journeyInfo) bool { return visibleJourney(ji, scope) })
+	ov.Journeys, err = a.journeyRows(ctx, scope, r, covered, lc, allowed, func(ji *journeyInfo) bool { return visibleJourney(ji, scope) })
 	if err != nil {
+		return nil, err
+	}
+	ov.HealthFrom = lc.from.UTC()
+	if ov.Burning, err = a.burning(ctx, r, allowed, lc, ov.Journeys); err != nil {
 		return nil, err
 	}
 	return ov, nil
@@ -207,7 +235,7 @@ func (a *API) Overview(ctx context.Context, scope Scope, r Range) (*Overview, er
 // journeyRows lists the journeys selected by want plus those seen in the
 // data matching f (requests or log lines), with metrics and logs over f:
 // one rollup and one log rollup, each grouped by journey.
-func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Filter, want func(*journeyInfo) bool) ([]JourneyRow, error) {
+func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, covered time.Duration, lc *liveCells, f store.Filter, want func(*journeyInfo) bool) ([]JourneyRow, error) {
 	byJourney, err := a.rollup(ctx, r, 0, f, store.DimJourney)
 	if err != nil {
 		return nil, err
@@ -234,7 +262,16 @@ func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Fil
 	}
 	rows := []JourneyRow{}
 	add := func(ji *journeyInfo, ag store.Aggregate) {
-		row := a.journeyRow(ji, ag, r.Span(), scope)
+		row := a.journeyRow(ji, ag, covered, scope)
+		row.apply(a.rowVerdict(lc, sel{journey: ji.id}, byStep))
+		if f.Domain == "" { // the overview: the matrix cells
+			row.DomainHealth = map[string]string{}
+			for _, e := range lc.slow.cells(sel{journey: ji.id}) {
+				if _, done := row.DomainHealth[e.k.Domain]; !done {
+					row.DomainHealth[e.k.Domain] = a.rowVerdict(lc, sel{journey: ji.id, domain: e.k.Domain}, byStep).health
+				}
+			}
+		}
 		row.Logs = logs[ji.id].summaryOrEmpty(TopCodesRow)
 		rows = append(rows, row)
 	}
@@ -251,15 +288,19 @@ func (a *API) journeyRows(ctx context.Context, scope Scope, r Range, f store.Fil
 		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
-		return worse(rows[i].Health, rows[i].Name, rows[j].Health, rows[j].Name)
+		return worse(&rows[i].Metrics, rows[i].Name, &rows[j].Metrics, rows[j].Name)
 	})
 	return rows, nil
 }
 
-// worse orders rows worst health first, then by name.
-func worse(h1, n1, h2, n2 string) bool {
-	if r1, r2 := healthRank(h1), healthRank(h2); r1 != r2 {
+// worse orders rows worst health first, then by how far past the
+// threshold, then by name.
+func worse(m1 *Metrics, n1 string, m2 *Metrics, n2 string) bool {
+	if r1, r2 := healthRank(m1.Health), healthRank(m2.Health); r1 != r2 {
 		return r1 < r2
+	}
+	if m1.HealthExcess != m2.HealthExcess {
+		return m1.HealthExcess > m2.HealthExcess
 	}
 	return n1 < n2
 }
@@ -306,7 +347,16 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 	if len(tot) > 0 {
 		ag = total(tot[0])
 	}
-	v.Domain = a.domainRow(domain, ag, r.Span())
+	covered, err := a.covered(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := a.liveHealth(ctx, r, f)
+	if err != nil {
+		return nil, err
+	}
+	v.Domain = a.domainRow(domain, ag, covered)
+	v.Domain.apply(a.rowVerdict(lc, sel{}, byStep, byJourney))
 	v.Domain.ErrorCodes = errorCodes(ag, TopCodesTotal)
 	if r.Step > 0 {
 		ss, err := a.rollup(ctx, r, r.Step, f)
@@ -343,11 +393,23 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 		}
 	}
 	v.Domain.Logs = domLogs.summary(TopCodesTotal)
+	apiSeries := map[sa][]Point{}
+	if r.Step > 0 {
+		ss, err := a.rollup(ctx, r, r.Step, f, store.DimService, store.DimAPI)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range ss {
+			apiSeries[sa{s.Key.Service, s.Key.API}] = points(s.Points)
+		}
+	}
 	v.APIs = []APIRow{}
 	add := func(k sa) {
 		t := domainT{t: a.ts.T(domain, k.service, k.api)}
-		v.APIs = append(v.APIs, APIRow{Domain: domain, Service: k.service, API: k.api,
-			Metrics: a.metrics(agg[k], r.Span(), t), Logs: apiLogs[k].summaryOrEmpty(TopCodesRow)})
+		row := APIRow{Domain: domain, Service: k.service, API: k.api,
+			Metrics: a.metrics(agg[k], covered, t), Logs: apiLogs[k].summaryOrEmpty(TopCodesRow), Series: apiSeries[k]}
+		row.apply(a.rowVerdict(lc, sel{service: k.service, api: k.api}, byJourney))
+		v.APIs = append(v.APIs, row)
 		delete(agg, k)
 	}
 	if d := a.cfg.Domain(domain); d != nil {
@@ -371,14 +433,17 @@ func (a *API) Domain(ctx context.Context, scope Scope, domain string, r Range) (
 		add(k)
 	}
 	sort.SliceStable(v.APIs, func(i, j int) bool {
-		return worse(v.APIs[i].Health, v.APIs[i].Service+"\x00"+v.APIs[i].API, v.APIs[j].Health, v.APIs[j].Service+"\x00"+v.APIs[j].API)
+		return worse(&v.APIs[i].Metrics, v.APIs[i].Service+"\x00"+v.APIs[i].API, &v.APIs[j].Metrics, v.APIs[j].Service+"\x00"+v.APIs[j].API)
 	})
 
 	// The journeys' requests and log lines in this domain only (f), with
 	// Apdex T over their steps in this domain.
 	inDomain := Scope{Role: config.RoleSquad, Domain: domain}
-	v.Journeys, err = a.journeyRows(ctx, inDomain, r, f, func(ji *journeyInfo) bool { return contains(ji.domains, domain) })
+	v.Journeys, err = a.journeyRows(ctx, inDomain, r, covered, lc, f, func(ji *journeyInfo) bool { return contains(ji.domains, domain) })
 	if err != nil {
+		return nil, err
+	}
+	if v.Burning, err = a.burning(ctx, r, f, lc, v.Journeys); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -422,8 +487,17 @@ func (a *API) Journey(ctx context.Context, scope Scope, journey string, r Range)
 	if configured && !visibleJourney(ji, scope) && ag.Count == 0 && jLogs.Lines == 0 {
 		return nil, fmt.Errorf("%w: journey %q has no step in the %s scope", ErrForbidden, journey, scope.Key())
 	}
+	covered, err := a.covered(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := a.liveHealth(ctx, r, f)
+	if err != nil {
+		return nil, err
+	}
 	v := &JourneyView{From: r.From.UTC(), To: r.To.UTC(), StepMs: durationMs(r.Step), Scope: scope,
-		Journey: a.journeyRow(ji, ag, r.Span(), scope), Steps: []APIRow{}}
+		Journey: a.journeyRow(ji, ag, covered, scope), Steps: []APIRow{}}
+	v.Journey.apply(a.rowVerdict(lc, sel{}, byStep))
 	v.Journey.ErrorCodes = errorCodes(ag, TopCodesTotal)
 	v.Journey.Logs = jLogs.summary(TopCodesTotal)
 	if r.Step > 0 {
@@ -449,8 +523,10 @@ func (a *API) Journey(ctx context.Context, scope Scope, journey string, r Range)
 		}
 	}
 	step := func(k store.Key, i *int, t time.Duration) APIRow {
-		return APIRow{Domain: k.Domain, Service: k.Service, API: k.API, Step: i,
-			Metrics: a.metrics(agg[k], r.Span(), domainT{t: t}), Logs: stepLogs[k].summaryOrEmpty(TopCodesRow)}
+		row := APIRow{Domain: k.Domain, Service: k.Service, API: k.API, Step: i,
+			Metrics: a.metrics(agg[k], covered, domainT{t: t}), Logs: stepLogs[k].summaryOrEmpty(TopCodesRow)}
+		row.apply(a.rowVerdict(lc, sel{domain: k.Domain, service: k.Service, api: k.API}))
+		return row
 	}
 	for i := range ji.steps {
 		st := ji.steps[i]

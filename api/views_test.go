@@ -10,12 +10,12 @@ import (
 	"github.com/noctua-obs/noctua/api/internal/apitest"
 )
 
-const span = 900.0 // seconds in the default 15-minute range
+const span = 600.0 // seconds the rows cover: the last 10 minutes of the default 15-minute range
 
 var (
 	wantPayments = wantMetrics{count: 120, throughput: 120 / span, errors: 4, errPct: 100 * 4.0 / 120,
 		business: 1, app: 1, sys: 2, score: 113.0 / 120, tMs: 500, tMixed: true, rating: "excellent", health: "warn"}
-	wantRegistration = wantMetrics{count: 90, throughput: 0.1, errors: 2, errPct: 100 * 2.0 / 90,
+	wantRegistration = wantMetrics{count: 90, throughput: 90 / span, errors: 2, errPct: 100 * 2.0 / 90,
 		sys: 2, score: 73.0 / 90, tMs: 1000, rating: "fair", health: "warn"}
 	wantTransfers  = wantMetrics{score: -1, tMs: 400, smallSample: true, rating: "nodata", health: "nodata"}
 	wantUnassigned = wantMetrics{count: 5, throughput: 5 / span, errors: 1, errPct: 20, sys: 1,

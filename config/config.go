@@ -9,14 +9,9 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Config is the whole configuration file.
@@ -82,10 +77,11 @@ type Apdex struct {
 
 // Health holds the thresholds that colour tiles amber (warn) and red (crit).
 type Health struct {
-	ErrorPctWarn float64 `yaml:"error_pct_warn"`
-	ErrorPctCrit float64 `yaml:"error_pct_crit"`
-	ApdexWarn    float64 `yaml:"apdex_warn"`
-	ApdexCrit    float64 `yaml:"apdex_crit"`
+	ErrorPctWarn  float64 `yaml:"error_pct_warn"`
+	ErrorPctCrit  float64 `yaml:"error_pct_crit"`
+	ApdexWarn     float64 `yaml:"apdex_warn"`
+	ApdexCrit     float64 `yaml:"apdex_crit"`
+	HealthJudging `yaml:",inline"`
 	// Host saturation (CPU and memory %, the higher of the two) and probe
 	// success ratio thresholds of the infra and probes views.
 	SaturationPctWarn float64 `yaml:"saturation_pct_warn"`
@@ -197,19 +193,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes YAML, rejecting unknown fields, then defaults and validates.
-func Parse(b []byte) (*Config, error) {
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) { // empty file: all defaults
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	c.SetDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return &c, nil
-}
+// Every problem is reported at once with its field path, YAML type errors
+// included (see Check, which also refuses a configuration with no domain).
+func Parse(b []byte) (*Config, error) { return parse(b, false) }
 
 // SetDefaults fills every zero setting with its default.
 func (c *Config) SetDefaults() {
@@ -257,6 +243,7 @@ func (c *Config) SetDefaults() {
 	if h.ApdexCrit == 0 {
 		h.ApdexCrit = 0.70
 	}
+	h.HealthJudging.setDefaults()
 	if c.Errors.DefaultClass == "" {
 		c.Errors.DefaultClass = "application"
 	}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -47,6 +48,9 @@ const (
 	DefaultMaxBatchSpans = 5000
 	DefaultIncidentEvery = 10 * time.Minute
 	DefaultIncidentFor   = 3 * time.Minute
+	// DefaultIncidentFirst is when the first incident starts, so that a
+	// newcomer sees one within two minutes of launch.
+	DefaultIncidentFirst = 90 * time.Second
 	DefaultTimeout       = 10 * time.Second // of the default HTTP client
 	// MaxPause caps how long a Retry-After may pause the generator.
 	MaxPause = time.Minute
@@ -90,12 +94,22 @@ type Options struct {
 	// IncidentFor is how long an incident lasts. Default
 	// DefaultIncidentFor, and never more than IncidentEvery.
 	IncidentFor time.Duration
+	// IncidentFirst is how long after start the first incident begins;
+	// the next ones follow every IncidentEvery. Default
+	// DefaultIncidentFirst (or IncidentEvery when shorter); negative: at
+	// the first tick. Incidents hit the
+	// journeys busiest first (the first one is seen soonest), then the
+	// others in turn.
+	IncidentFirst time.Duration
+	// OnIncident, if set, is called as each incident starts, with the
+	// journey, service and API it hits (tests use it to time detection).
+	OnIncident func(start time.Time, journey, service, api string)
 	// Stats, if set, is updated as requests are answered.
 	Stats *Stats
-	// OnIncident, if set, is called when an incident starts with the
+	// OnSaturate, if set, is called when an incident starts with the
 	// service it strikes and its end (Infra.Incident saturates that
 	// service's hosts).
-	OnIncident func(service string, end time.Time)
+	OnSaturate func(service string, end time.Time)
 }
 
 // Stats counts what the generator sent. Its fields may be read while Run is
@@ -139,6 +153,12 @@ func (o Options) withDefaults() Options {
 	if o.IncidentFor <= 0 {
 		o.IncidentFor = DefaultIncidentFor
 	}
+	if o.IncidentFirst == 0 {
+		o.IncidentFirst = DefaultIncidentFirst
+		if o.IncidentEvery > 0 && o.IncidentEvery < o.IncidentFirst {
+			o.IncidentFirst = o.IncidentEvery
+		}
+	}
 	if o.IncidentEvery > 0 && o.IncidentFor > o.IncidentEvery {
 		o.IncidentFor = o.IncidentEvery
 	}
@@ -178,7 +198,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	ticker := time.NewTicker(opts.Interval)
 	defer ticker.Stop()
 	last := opts.Now()
-	inc := incidents{next: last.Add(opts.IncidentEvery)}
+	inc := incidents{next: last.Add(max(opts.IncidentFirst, 0)), order: busiestFirst(g.m.journeys)}
 	credit := 0.0 // spans owed to the rate
 	for {
 		select {
@@ -226,8 +246,19 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 // incidents schedules the simulated incidents, rotating over the journeys.
 type incidents struct {
-	next time.Time // start of the next incident
-	turn int       // journey of the next incident
+	next  time.Time // start of the next incident
+	turn  int       // journey of the next incident, in order
+	order []int     // journeys busiest first
+}
+
+// busiestFirst returns the indexes of js by weight, heaviest first.
+func busiestFirst(js []journey) []int {
+	order := make([]int, len(js))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return js[order[a]].weight > js[order[b]].weight })
+	return order
 }
 
 // update starts or ends the incident due at now.
@@ -242,7 +273,7 @@ func (s *incidents) update(g *generator, now time.Time, opts *Options) {
 		return
 	}
 	s.next = now.Add(opts.IncidentEvery)
-	j := &g.m.journeys[s.turn%len(g.m.journeys)]
+	j := &g.m.journeys[s.order[s.turn%len(s.order)]]
 	s.turn++
 	a := j.steps[g.rng.IntN(len(j.steps))]
 	inc := &incident{
@@ -257,11 +288,14 @@ func (s *incidents) update(g *generator, now time.Time, opts *Options) {
 	}
 	g.inc = inc
 	opts.Stats.Incidents.Add(1)
-	if opts.OnIncident != nil {
-		opts.OnIncident(a.service, inc.end)
+	if opts.OnSaturate != nil {
+		opts.OnSaturate(a.service, inc.end)
 	}
 	level.Info(logger).Log("msg", "demo incident started", "journey", j.id, "service", a.service, "api", a.name,
 		"error_code", inc.code, "error_rate", fmt.Sprintf("%.2f", inc.errRate), "slowdown", 4, "for", opts.IncidentFor)
+	if opts.OnIncident != nil {
+		opts.OnIncident(now, j.id, a.service, a.name)
+	}
 }
 
 // sleep waits for d or until ctx is done, reporting whether it slept fully.

@@ -751,3 +751,33 @@ func BenchmarkBatch(b *testing.B) {
 		Batch(cfg, 1000, 1, now)
 	}
 }
+
+// The first incident starts within two minutes of launch (at
+// DefaultIncidentFirst), on the busiest journey, so a newcomer sees one.
+func TestFirstIncidentWithinTwoMinutes(t *testing.T) {
+	srv := httptest.NewServer(&collector{t: t})
+	defer srv.Close()
+	t0 := time.Now()
+	base := time.Date(2025, 3, 12, 10, 30, 0, 0, time.Local)
+	clock := func() time.Time { return base.Add(100 * time.Since(t0)) } // 100× fast
+	type started struct {
+		at      time.Time
+		journey string
+	}
+	got := make(chan started, 10)
+	runFor(t, 1500*time.Millisecond, exampleConfig(t), Options{
+		Endpoint: srv.URL + "/v1/traces", NoLogs: true, Rate: 20, Interval: 20 * time.Millisecond, Now: clock,
+		OnIncident: func(at time.Time, journey, _, _ string) { got <- started{at, journey} },
+	})
+	select {
+	case s := <-got:
+		if d := s.at.Sub(base); d < DefaultIncidentFirst || d > 2*time.Minute {
+			t.Errorf("first incident %s after start, want %s (within 2 minutes)", d, DefaultIncidentFirst)
+		}
+		if s.journey != "login" {
+			t.Errorf("first incident on %q, want the busiest journey, login", s.journey)
+		}
+	default:
+		t.Fatal("no incident within 150 simulated seconds")
+	}
+}

@@ -107,7 +107,7 @@ func NewInfra(cfg *config.Config, seed int64) *Infra {
 }
 
 // Incident makes the hosts of service saturated until end. demo.Run calls
-// it through Options.OnIncident.
+// it through Options.OnSaturate.
 func (inf *Infra) Incident(service string, end time.Time) {
 	inf.mu.Lock()
 	defer inf.mu.Unlock()

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"crypto/tls"
 	"bufio"
 	"context"
+	"crypto/tls"
 	"net/http"
 	"os"
 	"os/exec"

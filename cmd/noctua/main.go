@@ -23,7 +23,8 @@ import (
 	"github.com/noctua-obs/noctua/config"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..." (see
+// version.go for the commit and build date).
 var version = "dev"
 
 func main() {
@@ -51,6 +52,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, usage)
 		return errors.New("no command given")
 	}
+	err := runCmd(ctx, args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h printed the flags: asked for, not a failure
+	}
+	return err
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return serveCmd(ctx, rest, false, stdout, stderr)
@@ -63,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "token":
 		return tokenCmd(rest, stdin, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "noctua", version)
+		printVersion(stdout)
 		return nil
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
@@ -81,7 +90,14 @@ func checkConfigCmd(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
+	b := config.Example()
+	if *path != "" {
+		var err error
+		if b, err = os.ReadFile(*path); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
+	cfg, err := config.Check(b)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"github.com/noctua-obs/noctua/api/audit"
 	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/noctua-obs/noctua/api/audit"
 	"io"
 	"net"
 	"net/http"
@@ -45,6 +45,7 @@ type serveFlags struct {
 	demo       bool
 	demoRate   float64
 	pprof      bool
+	incidents  demoIncidents
 }
 
 func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFlags, error) {
@@ -60,6 +61,7 @@ func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFl
 	fs.BoolVar(&f.demo, "demo", demoDefault, "send a live demo load of the example bank through the OTLP endpoint")
 	fs.Float64Var(&f.demoRate, "demo.rate", 300, "mean demo spans per second")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/")
+	f.incidents.flags(fs)
 	err := fs.Parse(args)
 	return f, err
 }
@@ -100,6 +102,9 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	defer cancel()
 	if !cfg.AuthEnabled() {
 		level.Warn(logger).Log("msg", "no auth tokens configured: every caller sees every domain")
+	}
+	if len(cfg.Domains) == 0 {
+		level.Warn(logger).Log("msg", "configuration has no domains: every service lands in unassigned (check-config refuses it)")
 	}
 	st, err := embedded.Open(cfg.Server.DataDir, embedded.Options{
 		Retention: cfg.Server.Retention,
@@ -236,11 +241,13 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if f.demo {
 		go func() {
 			err := demo.Run(ctx, cfg, demo.Options{
-				Endpoint:   base + "/v1/traces",
-				Token:      ingestToken(cfg),
-				Rate:       f.demoRate,
-				Logger:     log.With(logger, "component", "demo"),
-				OnIncident: infra.Incident,
+				Endpoint:      base + "/v1/traces",
+				Token:         ingestToken(cfg),
+				Rate:          f.demoRate,
+				Logger:        log.With(logger, "component", "demo"),
+				OnSaturate:    infra.Incident,
+				IncidentFirst: f.incidents.first,
+				IncidentEvery: f.incidents.every,
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				level.Error(logger).Log("msg", "demo load stopped", "err", err)

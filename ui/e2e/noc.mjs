@@ -27,7 +27,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(url);
+  // The dense mode keeps the tiles, the codes panel and the journeys table.
+  await page.goto(url + (url.includes('?') ? '&' : '?') + 'dense=1');
 
   // Live numbers: at least four domain tiles with traffic.
   await page.waitForFunction(

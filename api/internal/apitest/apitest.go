@@ -31,6 +31,8 @@ func Now() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) }
 const ConfigYAML = `
 apdex:
   default_t: 400ms
+health:
+  window: 15m # the fixtures judge health over their whole 15-minute range
 auth:
   tokens:
     - {name: noc-wall, token: noc-token-123, role: noc}
