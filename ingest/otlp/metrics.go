@@ -95,6 +95,10 @@ func (c *metricConverter) metric(m pmetric.Metric) {
 			if !c.admit(uint64(dp.Timestamp()), dp.Flags().NoRecordedValue()) {
 				continue
 			}
+			if dp.BucketCounts().Len() > MaxBuckets {
+				c.rej.add(ReasonTooManyBuckets)
+				continue
+			}
 			c.attrs(dp.Attributes())
 			ts := int64(dp.Timestamp())
 			c.emit(name+"_count", ts, float64(dp.Count()), record.KindCounter, delta, nil)
@@ -141,7 +145,7 @@ func (c *metricConverter) metric(m pmetric.Metric) {
 			c.emit(name+"_count", ts, float64(dp.Count()), record.KindCounter, false, nil)
 			c.emit(name+"_sum", ts, dp.Sum(), record.KindCounter, false, nil)
 			qs := dp.QuantileValues()
-			for q := 0; q < qs.Len(); q++ {
+			for q := 0; q < min(qs.Len(), MaxBuckets); q++ {
 				qv := qs.At(q)
 				c.emit(name, ts, qv.Value(), record.KindGauge, false,
 					&record.Label{Name: "quantile", Value: strconv.FormatFloat(qv.Quantile(), 'g', -1, 64)})
@@ -190,6 +194,19 @@ func (c *metricConverter) admit(ts uint64, noValue bool) bool {
 	return true
 }
 
+// Bounds of one request: the samples it may produce, and the buckets of
+// one histogram point (Prometheus' native limit is of the same order).
+const (
+	MaxSamplesPerRequest = 200_000
+	MaxBuckets           = 1000
+)
+
+// Reasons of the bounds above.
+const (
+	ReasonTooManyPoints  = "too_many_data_points"
+	ReasonTooManyBuckets = "too_many_buckets"
+)
+
 // maxPointLabels bounds the labels of one data point.
 const maxPointLabels = 32
 
@@ -207,6 +224,10 @@ func (c *metricConverter) attrs(m pcommon.Map) {
 // plus extra when set; a delta counter is first added to its series'
 // running total.
 func (c *metricConverter) emit(name string, ts int64, v float64, kind record.SampleKind, delta bool, extra *record.Label) {
+	if len(c.out) >= MaxSamplesPerRequest {
+		c.rej.add(ReasonTooManyPoints)
+		return
+	}
 	labels := make([]record.Label, len(c.lbl), len(c.lbl)+1)
 	copy(labels, c.lbl)
 	if extra != nil {
