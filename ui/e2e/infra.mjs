@@ -69,18 +69,20 @@ try {
   seen.squad = squad;
   await page.screenshot({ path: `${outDir}/infra-cards.png`, fullPage: true });
 
-  // The add-ons for the NOC and squad pages (not wired into them yet: loaded
-  // here as the pages would load them).
-  await page.goto(url);
-  await page.addStyleTag({ url: '/infra.css' });
-  await page.addScriptTag({ url: '/noc-infra.js' });
-  await page.waitForFunction(() => document.querySelectorAll('.tile[data-domain] [data-metric="infra"]').length >= 5, null, { timeout: 30000 });
-  seen.nocInfraLines = await page.$$eval('.tile[data-domain] [data-metric="infra"]', (ls) => ls.map((l) => l.textContent));
+  // The add-ons of the NOC page's tiles (its dense mode) and of the squad
+  // page, wired into both pages.
+  const dense = new URL(url);
+  dense.searchParams.set('dense', '1');
+  await page.goto(dense.toString());
+  // Read the lines in the same tick that finds them: the page patches its
+  // tiles every second and the add-on re-decorates them after.
+  const lines = await page.waitForFunction(() => {
+    const ls = [...document.querySelectorAll('.tile[data-domain] [data-metric="infra"]')].map((l) => l.textContent);
+    return ls.length >= 5 ? ls : null;
+  }, null, { timeout: 30000 });
+  seen.nocInfraLines = await lines.jsonValue();
   if (seen.nocInfraLines.some((l) => !/^hosts: worst CPU \d+% · mem \d+%.* · probes \d+\/\d+ ok$/.test(l))) throw new Error(`NOC infra lines ${seen.nocInfraLines}`);
   await page.goto(`${base.origin}/domain.html?domain=payments&token=payments-demo-token`);
-  await page.addStyleTag({ url: '/infra.css' });
-  await page.addScriptTag({ url: '/infra.js' });
-  await page.addScriptTag({ url: '/infra-panel.js' });
   await page.waitForFunction(() => document.querySelectorAll('#infra-hosts tbody tr[data-host]').length > 0 &&
     document.querySelectorAll('#infra-probes tbody tr[data-target]').length > 0, null, { timeout: 30000 });
   seen.squadPanelHosts = await page.$$eval('#infra-hosts tbody tr[data-host]', (rs) => rs.length);
