@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -265,13 +267,23 @@ type message struct {
 	Journey string `json:"journey"`
 	Range   string `json:"range"`
 	Step    string `json:"step"`
+	// Params are further filters of a registered view (service, host,
+	// target, group, ...), as its REST endpoint takes them.
+	Params map[string]string `json:"params"`
 }
 
 // request is a validated subscription.
 type request struct {
 	view, domain, journey string
 	window                api.Window
+	params                url.Values // a registered view's parameters
 }
+
+// Bounds of a registered view's parameters.
+const (
+	maxParams     = 8
+	maxParamBytes = 256
+)
 
 const maxIDLen = 64
 
@@ -306,8 +318,14 @@ func (c *client) handle(data []byte) {
 	}
 }
 
-func parseRequest(m message) (request, error) {
+func (h *Hub) parseRequest(m message) (request, error) {
 	r := request{view: m.View}
+	if _, ok := h.views[m.View]; ok {
+		return parseRegistered(m)
+	}
+	if len(m.Params) > 0 {
+		return r, fmt.Errorf("params: the %s view takes none", m.View)
+	}
 	switch m.View {
 	case viewOverview:
 		if m.Domain != "" || m.Journey != "" {
@@ -324,7 +342,7 @@ func parseRequest(m message) (request, error) {
 		}
 		r.journey = m.Journey
 	default:
-		return r, errors.New(`view: want "overview", "domain" or "journey"`)
+		return r, fmt.Errorf("view: want one of %s", strings.Join(h.viewNames(), ", "))
 	}
 	w, err := api.ParseWindow(m.Range, m.Step)
 	if err != nil {
@@ -338,7 +356,7 @@ func parseRequest(m message) (request, error) {
 // goroutine (only this client waits), then registers the subscription and
 // queues the snapshot atomically, so its updates always follow it.
 func (c *client) subscribe(m message) {
-	req, err := parseRequest(m)
+	req, err := c.hub.parseRequest(m)
 	if err != nil {
 		c.reply(m.ID, err.Error())
 		return
@@ -357,8 +375,8 @@ func (c *client) subscribe(m message) {
 		c.reply(m.ID, c.hub.publicError(err))
 		return
 	}
-	key := fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%d", req.view, c.scope.Key(), c.scope.Name,
-		req.domain, req.journey, req.window.Last, req.window.Step)
+	key := fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00%d\x00%s", req.view, c.scope.Key(), c.scope.Name,
+		req.domain, req.journey, req.window.Last, req.window.Step, req.params.Encode())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -374,4 +392,30 @@ func (c *client) subscribe(m message) {
 	c.gen++
 	c.subs[m.ID] = &sub{id: m.ID, key: key, req: req, gen: c.gen}
 	c.enqueueLocked(kindSnapshot, m.ID, now.UnixMilli(), data, "")
+}
+
+// parseRegistered validates a subscription to a registered view: its
+// parameters (bounded) become the query parameters of its REST endpoint.
+func parseRegistered(m message) (request, error) {
+	r := request{view: m.View, params: url.Values{}}
+	if len(m.Params) > maxParams {
+		return r, fmt.Errorf("params: at most %d", maxParams)
+	}
+	for k, v := range m.Params {
+		if len(k)+len(v) > maxParamBytes {
+			return r, fmt.Errorf("params: %q is over %d bytes", k, maxParamBytes)
+		}
+		r.params.Set(k, v)
+	}
+	for k, v := range map[string]string{"domain": m.Domain, "journey": m.Journey, "range": m.Range, "step": m.Step} {
+		if v != "" {
+			r.params.Set(k, v)
+		}
+	}
+	w, err := api.ParseWindow(m.Range, m.Step)
+	if err != nil {
+		return r, err
+	}
+	r.window = w
+	return r, nil
 }

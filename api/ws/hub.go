@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,10 @@ type Options struct {
 	// connection may stay silent; PingPeriod (< PongWait) how often the
 	// server pings.
 	WriteWait, PongWait, PingPeriod time.Duration
+	// Views are further views the hub serves by name besides overview,
+	// domain and journey (infra, probes, ...): registered, so a new view
+	// needs no change here.
+	Views []api.View
 	// ViewTimeout bounds the computation of one view.
 	ViewTimeout time.Duration
 	Logger      log.Logger       // default: log.NewNopLogger()
@@ -131,6 +136,7 @@ type Stats struct {
 // Run in its own goroutine.
 type Hub struct {
 	v        Viewer
+	views    map[string]api.View // registered views by name
 	opts     Options
 	logger   log.Logger
 	upgrader websocket.Upgrader
@@ -162,6 +168,10 @@ func NewHub(v Viewer, opts Options) *Hub {
 		unregister: make(chan *client),
 		done:       make(chan struct{}),
 		clients:    map[*client]struct{}{},
+		views:      map[string]api.View{},
+	}
+	for _, v := range opts.Views {
+		h.views[v.Name] = v
 	}
 	for _, o := range opts.AllowedOrigins {
 		h.allowed = append(h.allowed, strings.TrimRight(o, "/"))
@@ -386,7 +396,11 @@ func (h *Hub) compute(scope api.Scope, req request, now time.Time) ([]byte, erro
 	case viewJourney:
 		v, err = h.v.Journey(ctx, scope, req.journey, r)
 	default:
-		err = errors.New("unknown view") // parse rejects it first
+		if view, ok := h.views[req.view]; ok {
+			v, err = view.Compute(ctx, scope, req.params)
+		} else {
+			err = errors.New("unknown view") // parse rejects it first
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -402,4 +416,14 @@ func (h *Hub) publicError(err error) string {
 		return http.StatusText(code)
 	}
 	return err.Error()
+}
+
+// viewNames lists the views a client may subscribe to.
+func (h *Hub) viewNames() []string {
+	names := []string{viewOverview, viewDomain, viewJourney}
+	for n := range h.views {
+		names = append(names, n)
+	}
+	slices.Sort(names[3:])
+	return names
 }
