@@ -89,6 +89,11 @@ type Stats struct {
 	AppendBatches  int64
 	LogRows        int64 // log rows held, sealed and open
 	LogRollupCells int64
+	// SampleRows and SampleRollupCells describe the samples table;
+	// SampleKeyOverflow counts samples the rollup put under an (other) key.
+	SampleRows        int64
+	SampleRollupCells int64
+	SampleKeyOverflow int64
 	// Quarantined counts the damaged sealed files moved aside since start;
 	// WALGaps the corrupt stretches skipped in the middle of WAL segments.
 	Quarantined int64

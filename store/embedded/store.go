@@ -53,6 +53,9 @@ type Options struct {
 	MaxSealBacklog int
 	// WAL configures the write-ahead log (its Logger defaults to Logger).
 	WAL wal.Options
+	// SampleLabelKeys are the sample labels the sample rollup keeps in its
+	// keys. Default rollup.DefaultSampleLabelKeys.
+	SampleLabelKeys []string
 	// Logger receives lifecycle events and failures. Default: none.
 	Logger log.Logger
 	// Now is the clock that retention is measured against. Default time.Now.
@@ -86,8 +89,12 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// logsDir is the subdirectory of the logs table.
-const logsDir = "logs"
+// logsDir and samplesDir are the subdirectories of the logs and samples
+// tables.
+const (
+	logsDir    = "logs"
+	samplesDir = "samples"
+)
 
 // Store is the embedded backend. It implements store.Store.
 type Store struct {
@@ -95,6 +102,7 @@ type Store struct {
 	opts Options
 	req  *requestTable
 	logs *logTable
+	smp  *sampleTable
 	// cursorKey signs log page cursors (see logquery.go).
 	cursorKey []byte
 
@@ -129,11 +137,18 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.req.close()
 		return nil, err
 	}
+	if s.smp, err = openTable("samples", filepath.Join(dir, samplesDir), sampleSpec{sch: samplesSchema(), labelKeys: opts.SampleLabelKeys}, &s.opts, mem); err != nil {
+		s.req.close()
+		s.logs.close()
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(4)
 	go func() { defer s.wg.Done(); s.req.sealLoop(ctx) }()
 	go func() { defer s.wg.Done(); s.logs.sealLoop(ctx) }()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.smp.sealLoop(ctx) }()
 	go s.ageLoop(ctx)
 	go s.retentionLoop(ctx)
 	return s, nil
@@ -197,6 +212,7 @@ func (s *Store) ageLoop(ctx context.Context) {
 		}
 		s.req.sealIfOld()
 		s.logs.sealIfOld()
+		s.smp.sealIfOld()
 	}
 }
 
@@ -219,25 +235,29 @@ func (s *Store) enforceRetention() {
 	now := s.opts.Now()
 	s.req.enforceRetention(now)
 	s.logs.enforceRetention(now)
+	s.smp.enforceRetention(now)
 }
 
 // Stats implements store.Store. Rows, OpenRows and RollupCells count
 // requests, LogRows and LogRollupCells logs; WALBytes, DiskBytes,
 // SealedFiles and AppendBatches cover both tables.
 func (s *Store) Stats() store.Stats {
-	r, l := s.req.stats(), s.logs.stats()
+	r, l, m := s.req.stats(), s.logs.stats(), s.smp.stats()
 	return store.Stats{
-		Rows:           r.rows,
-		OpenRows:       r.openRows,
-		WALBytes:       r.walBytes + l.walBytes,
-		DiskBytes:      r.diskBytes + l.diskBytes,
-		SealedFiles:    r.files + l.files,
-		RollupCells:    r.cells,
-		AppendBatches:  r.batches + l.batches,
-		LogRows:        l.rows,
-		LogRollupCells: l.cells,
-		Quarantined:    r.quarantined + l.quarantined,
-		WALGaps:        r.walGaps + l.walGaps,
+		Rows:              r.rows,
+		OpenRows:          r.openRows,
+		WALBytes:          r.walBytes + l.walBytes + m.walBytes,
+		DiskBytes:         r.diskBytes + l.diskBytes + m.diskBytes,
+		SealedFiles:       r.files + l.files + m.files,
+		RollupCells:       r.cells,
+		AppendBatches:     r.batches + l.batches + m.batches,
+		LogRows:           l.rows,
+		LogRollupCells:    l.cells,
+		SampleRows:        m.rows,
+		SampleRollupCells: m.cells,
+		SampleKeyOverflow: s.smp.roll.Overflow(),
+		Quarantined:       r.quarantined + l.quarantined + m.quarantined,
+		WALGaps:           r.walGaps + l.walGaps + m.walGaps,
 	}
 }
 
@@ -252,7 +272,7 @@ func (s *Store) Close() error {
 		s.closeMu.Unlock()
 		s.cancel()
 		s.wg.Wait()
-		err = errors.Join(s.req.close(), s.logs.close())
+		err = errors.Join(s.req.close(), s.logs.close(), s.smp.close())
 		level.Info(s.opts.Logger).Log("msg", "embedded store closed", "dir", s.dir)
 	})
 	return err

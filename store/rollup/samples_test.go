@@ -2,8 +2,8 @@ package rollup
 
 import (
 	"context"
-	"math"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
