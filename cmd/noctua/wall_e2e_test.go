@@ -63,7 +63,7 @@ var incidentRE = regexp.MustCompile(`ts=(\S+) .*msg="demo incident started" jour
 func (s *demoServer) start() {
 	t := s.t
 	t.Helper()
-	cmd := exec.Command(s.bin, append([]string{"serve", "--listen", s.listen, "--data-dir", s.dir}, s.args...)...)
+	cmd := exec.Command(s.bin, append([]string{"serve", "--listen", s.listen, "--grpc-listen", "127.0.0.1:0", "--data-dir", s.dir}, s.args...)...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
