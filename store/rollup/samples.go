@@ -84,7 +84,16 @@ type SampleSet struct {
 	labelKeys []string
 	perName   map[string]int // distinct keys per name
 	overflow  atomic.Int64
+	// ids finds a sample's key id from its encoded key without building
+	// the store.Key (no allocation per sample); buf is its scratch. Only
+	// keys within the bounds are kept, so it is bounded with them.
+	ids map[string]uint32
+	buf []byte
 }
+
+// MaxSampleNames bounds the distinct sample names a rollup keeps; samples
+// of further names count under the name (other).
+const MaxSampleNames = 10_000
 
 const sepKey = "\x1f"
 
@@ -94,7 +103,7 @@ func NewSampleSet(tiers []Tier, labelKeys []string) (*SampleSet, error) {
 	if labelKeys == nil {
 		labelKeys = DefaultSampleLabelKeys
 	}
-	s := &SampleSet{labelKeys: slices.Sorted(slices.Values(labelKeys)), perName: map[string]int{}}
+	s := &SampleSet{labelKeys: slices.Sorted(slices.Values(labelKeys)), perName: map[string]int{}, ids: map[string]uint32{}}
 	if err := s.init(tiers, sampleKind{}, format{magic: sampleMagic}, format{magic: sampleBlockMagic, block: true}); err != nil {
 		return nil, err
 	}
@@ -128,16 +137,7 @@ func (s *SampleSet) Add(ss []record.Sample) {
 	defer s.mu.Unlock()
 	for i := range ss {
 		x := &ss[i]
-		k := s.keyOf(x)
-		if _, known := s.keyIDs[k]; !known {
-			if s.perName[x.Name] >= MaxSampleKeysPerName {
-				k = store.Key{Domain: x.Domain, Journey: x.Name, API: sepKey + store.OtherCode}
-				s.overflow.Add(1)
-			} else {
-				s.perName[strings.Clone(x.Name)]++
-			}
-		}
-		id := s.keyID(k)
+		id := s.idOf(x)
 		s.maxTS = max(s.maxTS, x.TS)
 		ts := time.Unix(0, x.TS)
 		if s.blocks {
@@ -150,6 +150,40 @@ func (s *SampleSet) Add(ss []record.Sample) {
 			}
 		}
 	}
+}
+
+// idOf returns the key id of x: from ids when its key was seen, else a new
+// one within the bounds, else the id of its name's (other) key.
+func (s *SampleSet) idOf(x *record.Sample) uint32 {
+	b := append(s.buf[:0], x.Domain...)
+	for _, v := range [...]string{x.Name, x.Service, x.Journey, x.Host} {
+		b = append(b, sepKey...)
+		b = append(b, v...)
+	}
+	for _, k := range s.labelKeys {
+		if v := x.Label(k); v != "" {
+			b = append(b, sepKey...)
+			b = append(b, k...)
+			b = append(b, '=')
+			b = append(b, v...)
+		}
+	}
+	s.buf = b
+	if id, ok := s.ids[string(b)]; ok {
+		return id
+	}
+	name := x.Name
+	if _, known := s.perName[name]; !known && len(s.perName) >= MaxSampleNames {
+		name = store.OtherCode
+	}
+	if s.perName[name] >= MaxSampleKeysPerName || name != x.Name {
+		s.overflow.Add(1)
+		return s.keyID(store.Key{Domain: x.Domain, Journey: name, API: sepKey + store.OtherCode})
+	}
+	s.perName[strings.Clone(name)]++
+	id := s.keyID(s.keyOf(x))
+	s.ids[string(b)] = id
+	return id
 }
 
 // seriesKey is a decoded rollup key.
