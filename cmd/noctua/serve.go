@@ -314,6 +314,9 @@ func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
 	gauge("noctua_rollup_cells", "Rollup cells held in memory.", func(s store.Stats) int64 { return s.RollupCells })
 	gauge("noctua_store_log_rows", "Log rows held by the store.", func(s store.Stats) int64 { return s.LogRows })
 	gauge("noctua_log_rollup_cells", "Log rollup cells held in memory.", func(s store.Stats) int64 { return s.LogRollupCells })
+	gauge("noctua_store_sample_rows", "Sample rows held by the store.", func(s store.Stats) int64 { return s.SampleRows })
+	gauge("noctua_sample_rollup_cells", "Sample rollup cells held in memory.", func(s store.Stats) int64 { return s.SampleRollupCells })
+	gauge("noctua_store_sample_key_overflow", "Samples counted under an (other) key: past 10,000 series keys of one name or 10,000 names.", func(s store.Stats) int64 { return s.SampleKeyOverflow })
 	gauge("noctua_store_quarantined_files", "Damaged sealed files moved aside since start (their raw rows are no longer served).", func(s store.Stats) int64 { return s.Quarantined })
 	gauge("noctua_wal_corrupt_gaps", "Corrupt stretches skipped in the middle of WAL segments at start (entries there were lost; those after kept).", func(s store.Stats) int64 { return s.WALGaps })
 }

@@ -100,10 +100,9 @@ func classify(ctx context.Context, err error) error {
 	return &Error{ReasonHTTP, err}
 }
 
-// Parse decodes an exposition in the Prometheus text format (or
-// OpenMetrics 1.0 text, which the same parser reads when it uses no
-// OpenMetrics-only syntax such as exemplars or float timestamps) with
-// prometheus/common/expfmt. It returns the families and their sample count
+// Parse decodes an exposition in the Prometheus text format with
+// prometheus/common/expfmt, or OpenMetrics 1.0 text (by its Content-Type)
+// with Prometheus' own OpenMetrics parser (parseOpenMetrics). It returns the families and their sample count
 // (a summary or histogram counts its quantiles or buckets, sum and count).
 // Any error rejects the whole exposition; so does a count over sampleLimit
 // (0: no limit), or a Content-Type that is not text (protobuf is not asked
@@ -111,7 +110,10 @@ func classify(ctx context.Context, err error) error {
 func Parse(b []byte, contentType string, sampleLimit int) (Families, int, error) {
 	if contentType != "" {
 		mt, _, err := mime.ParseMediaType(contentType)
-		if err == nil && mt != "text/plain" && mt != "application/openmetrics-text" {
+		if err == nil && mt == "application/openmetrics-text" {
+			return parseOpenMetrics(b, sampleLimit)
+		}
+		if err == nil && mt != "text/plain" {
 			return nil, 0, &Error{ReasonParse, fmt.Errorf("unsupported Content-Type %q", mt)}
 		}
 	}
