@@ -12,6 +12,7 @@ package api
 import (
 	"errors"
 	"github.com/noctua-obs/noctua/api/audit"
+	"github.com/noctua-obs/noctua/ingest"
 	"sort"
 	"time"
 
@@ -59,6 +60,9 @@ type Options struct {
 	// Audit receives logins (websocket connections), denials (401, 403)
 	// and exports (raw rows); nil: none are recorded.
 	Audit *audit.Log
+	// Sources reports the ingest sources' health for GET /api/v1/sources;
+	// nil: the endpoint answers an empty list.
+	Sources func() []ingest.SourceStatus
 }
 
 // API serves the REST endpoints and computes the views. It is safe for
@@ -82,6 +86,7 @@ type API struct {
 	scrape  ScrapeTargets       // nil: no target states
 	digests [][32]byte          // SHA-256 of each configured token
 	audit   *audit.Log          // nil: no audit log
+	sources func() []ingest.SourceStatus
 }
 
 // domainT is a domain's default Apdex T and whether any of its APIs has a
@@ -135,6 +140,7 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 		scrape:   opts.Scrape,
 		digests:  tokenDigests(cfg),
 		audit:    opts.Audit,
+		sources:  opts.Sources,
 	}
 	if a.samples == nil {
 		a.samples, _ = q.(store.SampleQuerier)

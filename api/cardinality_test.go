@@ -1,8 +1,8 @@
 package api_test
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"testing"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/noctua-obs/noctua/api/audit"
+	"github.com/noctua-obs/noctua/ingest"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,6 +43,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/errors", a.handle(a.errorCodes))
 	mux.Handle("GET /api/v1/logs", a.handle(a.logRows))
 	mux.Handle("GET /api/v1/audit", a.handle(a.auditTail))
+	mux.Handle("GET /api/v1/sources", a.handle(a.sourceList))
 	a.InfraRoutes(mux)
 }
 
@@ -352,4 +354,18 @@ func requestRow(r *record.Request) RequestRow {
 		Error: r.Error, StatusCode: r.StatusCode, ErrorCode: r.ErrorCode, ErrorClass: r.ErrorClass,
 		Apdex: r.Apdex.String(), JourneyInstance: r.JourneyInstance, UserHash: r.UserHash, TraceID: r.TraceID,
 	}
+}
+
+// sourceList answers GET /api/v1/sources (NOC only): every ingest source
+// with its kind, health (last success, last error and why, records and
+// records/s) and restarts.
+func (a *API) sourceList(_ context.Context, s Scope, _ *http.Request) (any, error) {
+	if !s.NOC() {
+		return nil, fmt.Errorf("%w: the sources are the NOC's", ErrForbidden)
+	}
+	out := []ingest.SourceStatus{}
+	if a.sources != nil {
+		out = a.sources()
+	}
+	return map[string]any{"sources": out}, nil
 }

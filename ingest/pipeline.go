@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
@@ -182,4 +183,13 @@ func (p *Pipeline) ConsumeSamples(ctx context.Context, source string, ss []recor
 	}
 	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(ss)))
 	return nil
+}
+
+// Accepted returns how many records of source were stored.
+func (m *Metrics) Accepted(source string) int64 {
+	var out dto.Metric
+	if err := m.Records.WithLabelValues(source, OutcomeAccepted).Write(&out); err != nil {
+		return 0
+	}
+	return int64(out.GetCounter().GetValue())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -13,6 +14,7 @@ import (
 
 	"fmt"
 	"github.com/noctua-obs/noctua/api"
+	"github.com/noctua-obs/noctua/ingest"
 	"net"
 	"time"
 
@@ -23,7 +25,7 @@ import (
 // serveGRPC starts the OTLP/gRPC listener unless server.grpc_listen is
 // "off". Serve errors go to errc. stop drains the exports in flight for up
 // to otlp.GRPCShutdownGrace, then cuts the rest.
-func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, tlsCfg *tls.Config, errc chan<- error) (addr string, stop func(), err error) {
+func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, tlsCfg *tls.Config, track map[string]*ingest.Push, errc chan<- error) (addr string, stop func(), err error) {
 	if cfg.Server.GRPCListen == "off" {
 		return "off", func() {}, nil
 	}
@@ -31,7 +33,7 @@ func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, tlsCfg *t
 	if err != nil {
 		return "", nil, fmt.Errorf("grpc listen: %w", err)
 	}
-	opts := []grpc.ServerOption{grpc.UnaryInterceptor(ingestAuth(views))}
+	opts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(ingestAuth(views), trackHealth(track))}
 	if tlsCfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	}
@@ -88,4 +90,24 @@ func loadTLS(cfg *config.Config) (*tls.Config, error) {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}, nil
+}
+
+// trackHealth reports each export's outcome to the push source of its
+// service (by the service name's signal: trace, logs, metrics), as the
+// HTTP paths do: OK is a success, a server-side code a failure.
+func trackHealth(track map[string]*ingest.Push) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		resp, err := h(ctx, req)
+		for signal, p := range track {
+			if strings.Contains(info.FullMethod, "."+signal+".") {
+				switch status.Code(err) {
+				case codes.OK:
+					p.Success(0)
+				case codes.Unavailable, codes.Internal, codes.ResourceExhausted:
+					p.Failure(err)
+				}
+			}
+		}
+		return resp, err
+	}
 }

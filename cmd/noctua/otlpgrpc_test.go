@@ -112,6 +112,31 @@ func TestOTLPGRPCThroughAPI(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
+	// The push sources report what they took.
+	sreq, _ := http.NewRequest(http.MethodGet, baseOf(dash)+"/api/v1/sources", nil)
+	sreq.Header.Set("Authorization", "Bearer noc-demo-token")
+	sresp, err := http.DefaultClient.Do(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srcs struct {
+		Sources []struct {
+			Name    string `json:"name"`
+			Healthy bool   `json:"healthy"`
+			Records int64  `json:"records"`
+		} `json:"sources"`
+	}
+	json.NewDecoder(sresp.Body).Decode(&srcs)
+	sresp.Body.Close()
+	byName := map[string]int64{}
+	for _, s := range srcs.Sources {
+		if s.Healthy {
+			byName[s.Name] = s.Records
+		}
+	}
+	if byName["otlp"] != spans || byName["otlp-logs"] != lines {
+		t.Errorf("healthy sources and their records: %+v, want otlp %d and otlp-logs %d", srcs.Sources, spans, lines)
+	}
 	st, lt := got.Spans.Totals, got.Totals
 	if st.Requests != spans || st.Errors != failed || lt.Lines != lines || lt.Errors != coded {
 		t.Fatalf("through the API: %d requests %d failed, %d lines %d with a code; want %d %d %d %d",

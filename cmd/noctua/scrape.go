@@ -52,10 +52,10 @@ func samplesOf(ctx context.Context, st any, logger log.Logger) sampleStore {
 	return m
 }
 
-// startScrape runs one scrape source per job of cfg.Scrape until ctx ends,
-// sending figures through pipe. It returns the sources for the API.
+// startScrape registers one scrape source per job of cfg.Scrape with
+// sources (which runs them), sending figures through pipe. It returns the sources for the API.
 func startScrape(ctx context.Context, cfg *config.Config, pipe ingest.SampleConsumer, norm *transform.Normaliser,
-	reg prometheus.Registerer, logger log.Logger) (scrape.Group, error) {
+	reg prometheus.Registerer, logger log.Logger, sources *ingest.Registry) (scrape.Group, error) {
 	srcs, err := scrape.FromConfig(cfg, pipe, scrape.Options{
 		Logger:  log.With(logger, "component", "scrape"),
 		Metrics: scrape.NewMetrics(reg),
@@ -65,11 +65,7 @@ func startScrape(ctx context.Context, cfg *config.Config, pipe ingest.SampleCons
 		return nil, err
 	}
 	for _, s := range srcs {
-		go func() {
-			if err := s.Run(ctx); err != nil {
-				level.Error(logger).Log("msg", "scrape source stopped", "source", s.Name(), "err", err)
-			}
-		}()
+		sources.Add(s)
 	}
 	if len(srcs) > 0 {
 		level.Info(logger).Log("msg", "scraping", "jobs", len(srcs))

@@ -137,7 +137,8 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	}
 	samples := samplesOf(ctx, st, logger)
 	pipe := ingest.NewPipeline(norm, st, ingest.NewMetrics(reg), cfg.Server.MaxInflight).WithLogs(st).WithSamples(samples)
-	scrapes, err := startScrape(ctx, cfg, pipe, norm, reg, logger)
+	sources := ingest.NewRegistry(reg, log.With(logger, "component", "sources"))
+	scrapes, err := startScrape(ctx, cfg, pipe, norm, reg, logger, sources)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,8 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err := auditLog.Record(audit.Entry{Kind: audit.KindConfig, Detail: configDigest(f.config)}); err != nil {
 		return err
 	}
-	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes, Audit: auditLog})
+	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes, Audit: auditLog,
+		Sources: sources.Statuses})
 	hub := ws.NewHub(views, ws.Options{
 		Interval:       cfg.Server.LiveInterval,
 		AllowedOrigins: cfg.Server.AllowedOrigins,
@@ -182,10 +184,17 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	writer := func(h http.Handler) http.Handler {
 		return views.Require(admit.Wrap(h), config.RoleIngest, config.RoleNOC)
 	}
-	mux.Handle("POST /v1/traces", writer(otlpRcv.TracesHandler()))
-	mux.Handle("POST /v1/logs", writer(otlpRcv.LogsHandler()))
-	mux.Handle("POST /v1/metrics", writer(otlpRcv.MetricsHandler()))
-	mux.Handle("POST /loki/api/v1/push", writer(lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts)))
+	push := func(name string) *ingest.Push {
+		p := &ingest.Push{SourceName: name, Records: func() int64 { return pipe.Metrics().Accepted(name) }}
+		sources.Add(p)
+		return p
+	}
+	otlpPush := map[string]*ingest.Push{"trace": push(otlp.Source), "logs": push(otlp.SourceLogs), "metrics": push(otlp.SourceMetrics)}
+	mux.Handle("POST /v1/traces", writer(otlpPush["trace"].Track(otlpRcv.TracesHandler())))
+	mux.Handle("POST /v1/logs", writer(otlpPush["logs"].Track(otlpRcv.LogsHandler())))
+	mux.Handle("POST /v1/metrics", writer(otlpPush["metrics"].Track(otlpRcv.MetricsHandler())))
+	mux.Handle("POST /loki/api/v1/push", writer(push(lokipush.Source).Track(lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts))))
+	go func() { _ = sources.Run(ctx) }()
 	views.Routes(mux)
 	mux.Handle("GET /ws", hub)
 	mux.Handle("GET /metrics", views.Require(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), config.RoleMetrics, config.RoleNOC))
@@ -227,7 +236,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, views, tlsCfg, errc)
+	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, views, tlsCfg, otlpPush, errc)
 	if err != nil {
 		return err
 	}
