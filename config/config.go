@@ -25,6 +25,7 @@ type Config struct {
 	Journeys []Journey `yaml:"journeys"`
 	Logs     Logs      `yaml:"logs"`
 	Scrape   Scrape    `yaml:"scrape"`
+	Storage  Storage   `yaml:"storage"`
 }
 
 // Server holds the process settings. Command-line flags override them.
@@ -251,6 +252,7 @@ func (c *Config) SetDefaults() {
 		c.Errors.StatusClasses = map[string]string{"4xx": "business", "5xx": "system"}
 	}
 	c.Logs.setDefaults()
+	c.Storage.setDefaults()
 	c.Scrape.setDefaults()
 	c.Health.setInfraDefaults()
 }

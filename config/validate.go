@@ -36,6 +36,7 @@ func (c *Config) Validate() error {
 	services := c.validateDomains(&p)
 	c.validateJourneys(&p, services)
 	c.validateLogs(&p)
+	c.validateStorage(&p)
 	c.validateScrape(&p)
 	c.Health.HealthJudging.validate(&p)
 	if len(p) == 0 {
