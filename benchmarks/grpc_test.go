@@ -4,16 +4,12 @@ import (
 	"context"
 	"net/http"
 	"testing"
-	"time"
 
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-
-	"github.com/noctua-obs/noctua/demo"
 )
 
 // BenchmarkOTLPGRPCIngest is BenchmarkOTLPIngest over OTLP/gRPC: the same
@@ -21,17 +17,8 @@ import (
 // acknowledgement of an Export call, each sender over its own client
 // connection as each OTLP/HTTP sender has its own keep-alive connection.
 func BenchmarkOTLPGRPCIngest(b *testing.B) {
-	cfg := exampleConfig(b)
 	const spansPerReq = 500
-	bodies := make([][]byte, 64)
-	now := time.Now()
-	for i := range bodies {
-		raw, err := ptraceotlp.NewExportRequestFromTraces(demo.Batch(cfg, spansPerReq, int64(i), now)).MarshalProto()
-		if err != nil {
-			b.Fatal(err)
-		}
-		bodies[i] = raw
-	}
+	bodies := spanBodies(b, 64, spansPerReq)
 	srv := startNoctua(b)
 	authCtx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+ingestToken)
 	conns := make([]*grpc.ClientConn, *ingestSenders)

@@ -17,17 +17,8 @@ import (
 // request counts once answered 200 (after the WAL fsync). Reports spans/s,
 // the server's CPU-seconds per million spans and its peak RSS.
 func BenchmarkOTLPIngest(b *testing.B) {
-	cfg := exampleConfig(b)
 	const spansPerReq = 500
-	bodies := make([][]byte, 64)
-	now := time.Now()
-	for i := range bodies {
-		raw, err := ptraceotlp.NewExportRequestFromTraces(demo.Batch(cfg, spansPerReq, int64(i), now)).MarshalProto()
-		if err != nil {
-			b.Fatal(err)
-		}
-		bodies[i] = raw
-	}
+	bodies := spanBodies(b, 64, spansPerReq)
 	runLoad(b, startNoctua(b), load{
 		path:   "/v1/traces",
 		header: http.Header{"Content-Type": {"application/x-protobuf"}},
@@ -47,4 +38,20 @@ func exampleConfig(tb testing.TB) *config.Config {
 		tb.Fatal(err)
 	}
 	return cfg
+}
+
+// spanBodies pre-marshals n OTLP protobuf requests of the demo's traffic,
+// spans spans each.
+func spanBodies(b *testing.B, n, spans int) [][]byte {
+	cfg := exampleConfig(b)
+	bodies := make([][]byte, n)
+	now := time.Now()
+	for i := range bodies {
+		raw, err := ptraceotlp.NewExportRequestFromTraces(demo.Batch(cfg, spans, int64(i), now)).MarshalProto()
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[i] = raw
+	}
+	return bodies
 }

@@ -25,14 +25,7 @@ import (
 func BenchmarkOverload(b *testing.B) {
 	cfg := exampleConfig(b)
 	now := time.Now()
-	spanBodies := make([][]byte, 32)
-	for i := range spanBodies {
-		raw, err := ptraceotlp.NewExportRequestFromTraces(demo.Batch(cfg, 500, int64(i), now)).MarshalProto()
-		if err != nil {
-			b.Fatal(err)
-		}
-		spanBodies[i] = raw
-	}
+	spanBodies := spanBodies(b, 32, 500)
 	perSpan := len(spanBodies[0]) / 500
 	bigSpanCount := (15 << 20) / perSpan * 95 / 100 // a 15 MB request, under the 16 MiB limit
 	big, err := ptraceotlp.NewExportRequestFromTraces(demo.Batch(cfg, bigSpanCount, 99, now)).MarshalProto()

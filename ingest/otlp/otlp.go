@@ -94,34 +94,11 @@ func NewHandler(c ingest.RequestConsumer, m *ingest.Metrics, opts Options) http.
 
 // ServeHTTP implements http.Handler.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeText(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed, use POST")
-		return
-	}
-	enc, ok := parseContentType(r.Header.Get("Content-Type"))
+	enc, body, ok := h.readRequest(w, r)
 	if !ok {
-		writeText(w, http.StatusUnsupportedMediaType,
-			"unsupported Content-Type "+quote(r.Header.Get("Content-Type"))+", want application/x-protobuf or application/json")
 		return
 	}
-	gzipped, ok := parseContentEncoding(r.Header.Get("Content-Encoding"))
-	if !ok {
-		writeStatus(w, enc, http.StatusUnsupportedMediaType,
-			"unsupported Content-Encoding "+quote(r.Header.Get("Content-Encoding"))+", want gzip or none")
-		return
-	}
-
-	body := h.getBody()
 	defer h.putBody(body)
-	if err := h.readBody(w, r, gzipped, body); err != nil {
-		status := ingest.BodyStatus(err)
-		ingest.SetRetryAfter(w.Header(), status)
-		level.Debug(h.logger).Log("msg", "refused OTLP request body", "status", status, "err", err)
-		writeStatus(w, enc, status, err.Error())
-		return
-	}
-
 	rej, err := h.export(r.Context(), enc, body.Bytes())
 	if err != nil {
 		status := http.StatusBadRequest
@@ -165,6 +142,40 @@ func (h *handler) export(ctx context.Context, enc encoding, body []byte) (reject
 		return conv.rej, err
 	}
 	return conv.rej, nil
+}
+
+// readRequest checks an OTLP/HTTP request's method, content type and
+// encoding and reads its body (decompressed, bounded), answering the
+// failure itself when ok is false. The caller returns body to the pool
+// (putBody) when ok.
+func (h *handler) readRequest(w http.ResponseWriter, r *http.Request) (enc encoding, body *bytes.Buffer, ok bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeText(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed, use POST")
+		return 0, nil, false
+	}
+	enc, ok = parseContentType(r.Header.Get("Content-Type"))
+	if !ok {
+		writeText(w, http.StatusUnsupportedMediaType,
+			"unsupported Content-Type "+quote(r.Header.Get("Content-Type"))+", want application/x-protobuf or application/json")
+		return 0, nil, false
+	}
+	gzipped, ok := parseContentEncoding(r.Header.Get("Content-Encoding"))
+	if !ok {
+		writeStatus(w, enc, http.StatusUnsupportedMediaType,
+			"unsupported Content-Encoding "+quote(r.Header.Get("Content-Encoding"))+", want gzip or none")
+		return 0, nil, false
+	}
+	body = h.getBody()
+	if err := h.readBody(w, r, gzipped, body); err != nil {
+		h.putBody(body)
+		status := ingest.BodyStatus(err)
+		ingest.SetRetryAfter(w.Header(), status)
+		level.Debug(h.logger).Log("msg", "refused OTLP request body", "status", status, "err", err)
+		writeStatus(w, enc, status, err.Error())
+		return 0, nil, false
+	}
+	return enc, body, true
 }
 
 func (h *handler) countRejects(rej rejects) {

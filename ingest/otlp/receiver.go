@@ -250,32 +250,11 @@ type signalHandler struct {
 }
 
 func (s *signalHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := s.body
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeText(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed, use POST")
-		return
-	}
-	enc, ok := parseContentType(r.Header.Get("Content-Type"))
+	enc, body, ok := s.body.readRequest(w, r)
 	if !ok {
-		writeText(w, http.StatusUnsupportedMediaType,
-			"unsupported Content-Type "+quote(r.Header.Get("Content-Type"))+", want application/x-protobuf or application/json")
 		return
 	}
-	gzipped, ok := parseContentEncoding(r.Header.Get("Content-Encoding"))
-	if !ok {
-		writeStatus(w, enc, http.StatusUnsupportedMediaType,
-			"unsupported Content-Encoding "+quote(r.Header.Get("Content-Encoding"))+", want gzip or none")
-		return
-	}
-	body := h.getBody()
-	defer h.putBody(body)
-	if err := h.readBody(w, r, gzipped, body); err != nil {
-		status := ingest.BodyStatus(err)
-		ingest.SetRetryAfter(w.Header(), status)
-		writeStatus(w, enc, status, err.Error())
-		return
-	}
+	defer s.body.putBody(body)
 	resp, err := s.export(r.Context(), enc, body.Bytes())
 	if err != nil {
 		status := http.StatusBadRequest
