@@ -44,6 +44,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/logs", a.handle(a.logRows))
 	mux.Handle("GET /api/v1/audit", a.handle(a.auditTail))
 	mux.Handle("GET /api/v1/sources", a.handle(a.sourceList))
+	mux.Handle("GET /api/v1/samples", a.handle(a.samplesHandler))
 	a.InfraRoutes(mux)
 }
 

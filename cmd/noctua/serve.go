@@ -169,7 +169,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		Interval:       cfg.Server.LiveInterval,
 		AllowedOrigins: cfg.Server.AllowedOrigins,
 		Logger:         log.With(logger, "component", "ws"),
-		Views:          []api.View{views.InfraView(), views.ProbesView()},
+		Views:          []api.View{views.InfraView(), views.ProbesView(), views.SamplesLiveView()},
 	})
 	reg.MustRegister(hub.Collector())
 	go hub.Run(ctx)
