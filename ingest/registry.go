@@ -144,7 +144,9 @@ func (r *Registry) Statuses() []SourceStatus {
 			st.LastError, st.Error = e.crashAt, e.crash
 		}
 		e.mu.Unlock()
-		st.Healthy = st.Running && st.Error == "" && !st.LastSuccess.IsZero()
+		// A pull source is healthy once an attempt succeeded and none failed
+		// since; a receiver (push) that nobody sends to is idle, not sick.
+		st.Healthy = st.Running && st.Error == "" && (!st.LastSuccess.IsZero() || st.Kind == KindPush)
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -264,6 +266,11 @@ type Push struct {
 	// accepted counter); nil: counted from Track's successes.
 	Records func() int64
 	Tracker
+
+	rateMu    sync.Mutex
+	rateAt    time.Time
+	rateCount int64
+	rate      float64
 }
 
 // Name implements Source.
@@ -279,9 +286,20 @@ func (p *Push) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 // Health implements Source.
 func (p *Push) Health() Health {
 	h := p.Tracker.Health()
-	if p.Records != nil {
-		h.Records = p.Records()
+	if p.Records == nil {
+		return h
 	}
+	h.Records = p.Records()
+	p.rateMu.Lock()
+	defer p.rateMu.Unlock()
+	now := time.Now()
+	if el := now.Sub(p.rateAt); p.rateAt.IsZero() || el >= rateWindow {
+		if !p.rateAt.IsZero() {
+			p.rate = float64(h.Records-p.rateCount) / el.Seconds()
+		}
+		p.rateAt, p.rateCount = now, h.Records
+	}
+	h.RecordsPerSec = p.rate
 	return h
 }
 
