@@ -9,6 +9,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/noctua-obs/noctua/store"
+	"github.com/noctua-obs/noctua/store/rollup"
 	"github.com/noctua-obs/noctua/store/storetest"
 )
 
@@ -40,4 +41,16 @@ func TestConformance(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSampleConformance runs the sample suite against the embedded store,
+// with small blocks so that reads cover sealed files too.
+func TestSampleConformance(t *testing.T) {
+	storetest.RunSamples(t, func(tb testing.TB, dir string) storetest.SampleStore {
+		s, err := Open(dir, Options{BlockRows: 500, BlockAge: 50 * time.Millisecond, Retention: storetest.Retention, Logger: testLogger(tb)})
+		if err != nil {
+			tb.Fatalf("Open: %v", err)
+		}
+		return s
+	}, storetest.SampleCaps{KeyBound: rollup.MaxSampleKeysPerName, Durable: true})
 }
