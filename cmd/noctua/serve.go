@@ -300,8 +300,12 @@ func ingestToken(cfg *config.Config) string {
 	return ""
 }
 
-// registerStoreMetrics exposes the store's sizes as gauges.
+// registerStoreMetrics exposes the store's sizes as gauges, and the
+// backend's own statistics when it is a prometheus.Collector.
 func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
+	if c, ok := st.(prometheus.Collector); ok {
+		reg.MustRegister(c)
+	}
 	gauge := func(name, help string, f func(store.Stats) int64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
 			func() float64 { return float64(f(st.Stats())) }))
