@@ -25,6 +25,7 @@ type Config struct {
 	Journeys []Journey `yaml:"journeys"`
 	Logs     Logs      `yaml:"logs"`
 	Scrape   Scrape    `yaml:"scrape"`
+	Storage  Storage   `yaml:"storage"`
 }
 
 // Server holds the process settings. Command-line flags override them.
@@ -199,6 +200,7 @@ func Parse(b []byte) (*Config, error) { return parse(b, false) }
 
 // SetDefaults fills every zero setting with its default.
 func (c *Config) SetDefaults() {
+	c.Storage.setDefaults()
 	s := &c.Server
 	if s.Listen == "" {
 		s.Listen = DefaultListen

@@ -37,6 +37,7 @@ func (c *Config) Validate() error {
 	c.validateJourneys(&p, services)
 	c.validateLogs(&p)
 	c.validateScrape(&p)
+	c.Storage.validate(&p)
 	c.Health.HealthJudging.validate(&p)
 	if len(p) == 0 {
 		return nil

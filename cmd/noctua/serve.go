@@ -29,7 +29,7 @@ import (
 	"github.com/noctua-obs/noctua/ingest/otlp"
 	"github.com/noctua-obs/noctua/ingest/scrape"
 	"github.com/noctua-obs/noctua/store"
-	"github.com/noctua-obs/noctua/store/embedded"
+	"github.com/noctua-obs/noctua/store/storage"
 	"github.com/noctua-obs/noctua/transform"
 	"github.com/noctua-obs/noctua/ui"
 )
@@ -106,10 +106,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if len(cfg.Domains) == 0 {
 		level.Warn(logger).Log("msg", "configuration has no domains: every service lands in unassigned (check-config refuses it)")
 	}
-	st, err := embedded.Open(cfg.Server.DataDir, embedded.Options{
-		Retention: cfg.Server.Retention,
-		Logger:    log.With(logger, "component", "store"),
-	})
+	st, err := storage.Open(cfg, log.With(logger, "component", "store"))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
