@@ -385,6 +385,7 @@ func (t *table[R, B, S]) sealLoop(ctx context.Context) {
 		t.sealing = t.sealing[1:]
 		t.files = append(t.files, sf)
 		t.mu.Unlock()
+		t.opts.sealed.notify()
 		next.rec.Release()
 		// Remember the sealed sequence number apart from the files, which
 		// retention may delete before the WAL segments go.
