@@ -20,6 +20,8 @@ func testLogger(tb testing.TB) log.Logger {
 	return log.NewNopLogger()
 }
 
+// TestConformance runs the whole conformance suite (requests, codes, logs,
+// samples with the key bound, reopen) with default and small blocks.
 func TestConformance(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -29,7 +31,7 @@ func TestConformance(t *testing.T) {
 		{"small blocks", Options{BlockRows: 1000, BlockAge: 50 * time.Millisecond, MaxSealBacklog: 1000}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			storetest.Run(t, func(tb testing.TB, dir string) store.Store {
+			storetest.RunWith(t, func(tb testing.TB, dir string) store.Store {
 				o := c.opts
 				o.Retention = storetest.Retention
 				o.Logger = testLogger(tb)
@@ -38,19 +40,7 @@ func TestConformance(t *testing.T) {
 					tb.Fatalf("Open: %v", err)
 				}
 				return s
-			})
+			}, storetest.Caps{Durable: true, SampleKeyBound: rollup.MaxSampleKeysPerName})
 		})
 	}
-}
-
-// TestSampleConformance runs the sample suite against the embedded store,
-// with small blocks so that reads cover sealed files too.
-func TestSampleConformance(t *testing.T) {
-	storetest.RunSamples(t, func(tb testing.TB, dir string) storetest.SampleStore {
-		s, err := Open(dir, Options{BlockRows: 500, BlockAge: 50 * time.Millisecond, Retention: storetest.Retention, Logger: testLogger(tb)})
-		if err != nil {
-			tb.Fatalf("Open: %v", err)
-		}
-		return s
-	}, storetest.SampleCaps{KeyBound: rollup.MaxSampleKeysPerName, Durable: true})
 }
