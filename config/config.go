@@ -200,6 +200,7 @@ func Parse(b []byte) (*Config, error) { return parse(b, false) }
 
 // SetDefaults fills every zero setting with its default.
 func (c *Config) SetDefaults() {
+	c.Storage.setDefaults()
 	s := &c.Server
 	if s.Listen == "" {
 		s.Listen = DefaultListen
@@ -252,7 +253,6 @@ func (c *Config) SetDefaults() {
 		c.Errors.StatusClasses = map[string]string{"4xx": "business", "5xx": "system"}
 	}
 	c.Logs.setDefaults()
-	c.Storage.setDefaults()
 	c.Scrape.setDefaults()
 	c.Health.setInfraDefaults()
 }

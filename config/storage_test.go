@@ -12,8 +12,8 @@ func TestStorageSection(t *testing.T) {
 		t.Fatalf("default storage: %+v %v", c, err)
 	}
 	for typ, want := range map[string]string{
-		"clickhouse": "storage.type: the ClickHouse backend is not built yet",
-		"sqlite":     `storage.type: want "embedded" or "clickhouse", got "sqlite"`,
+		"clickhouse": "storage.type: clickhouse is not built yet",
+		"sqlite":     `storage.type: want embedded or clickhouse, got "sqlite"`,
 	} {
 		_, err := Parse([]byte(base + "storage: {type: " + typ + "}\n"))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -36,8 +36,8 @@ func (c *Config) Validate() error {
 	services := c.validateDomains(&p)
 	c.validateJourneys(&p, services)
 	c.validateLogs(&p)
-	c.validateStorage(&p)
 	c.validateScrape(&p)
+	c.Storage.validate(&p)
 	c.Health.HealthJudging.validate(&p)
 	if len(p) == 0 {
 		return nil

@@ -72,6 +72,8 @@ type Store interface {
 	Querier
 	LogAppender
 	LogQuerier
+	SampleAppender
+	SampleQuerier
 	// Stats reports sizes for /metrics.
 	Stats() Stats
 	// Close flushes and releases everything. It is idempotent.

@@ -29,7 +29,7 @@ import (
 	"github.com/noctua-obs/noctua/ingest/otlp"
 	"github.com/noctua-obs/noctua/ingest/scrape"
 	"github.com/noctua-obs/noctua/store"
-	"github.com/noctua-obs/noctua/store/backend"
+	"github.com/noctua-obs/noctua/store/storage"
 	"github.com/noctua-obs/noctua/transform"
 	"github.com/noctua-obs/noctua/ui"
 )
@@ -106,7 +106,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if len(cfg.Domains) == 0 {
 		level.Warn(logger).Log("msg", "configuration has no domains: every service lands in unassigned (check-config refuses it)")
 	}
-	st, err := backend.Open(cfg, log.With(logger, "component", "store"))
+	st, err := storage.Open(cfg, log.With(logger, "component", "store"))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -306,8 +306,12 @@ func ingestToken(cfg *config.Config) string {
 	return ""
 }
 
-// registerStoreMetrics exposes the store's sizes as gauges.
+// registerStoreMetrics exposes the store's sizes as gauges, and the
+// backend's own statistics when it is a prometheus.Collector.
 func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
+	if c, ok := st.(prometheus.Collector); ok {
+		reg.MustRegister(c)
+	}
 	gauge := func(name, help string, f func(store.Stats) int64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
 			func() float64 { return float64(f(st.Stats())) }))

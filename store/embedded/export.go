@@ -2,183 +2,230 @@ package embedded
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-kit/log/level"
+
+	"github.com/noctua-obs/noctua/store"
 )
 
-// SealedFile is a sealed block as an exporter sees it: its table
-// ("requests", "logs" or "samples"), its Parquet file, the time range of
-// its rows and the highest WAL sequence number it covers (increasing in
-// the order blocks are sealed).
-type SealedFile struct {
-	Table        string
-	Path         string
-	MinTS, MaxTS time.Time
-	Rows         int64
-	Seq          uint64
-}
+// Export hooks. An exporter follows the files the store has sealed (each
+// durable, its rows already acknowledged) through a Follower: a cursor per
+// exporter name, kept apart from ingest. The sealer only signals that a
+// file was sealed and never waits for an exporter, so a slow or failing
+// exporter cannot slow acknowledgements. The position (the last sequence
+// number acknowledged per table) is persisted in <data_dir>/exports/<name>.pos
+// and survives a restart. Rows still in the open block are exported once
+// their block is sealed (within BlockAge). A file that retention deletes
+// before its exporter reads it is skipped: an exporter must keep up within
+// server.retention.
 
-// Exporter receives sealed files to export (to BigQuery, object storage,
-// ...). Export must return nil only once the file is safely exported; it
-// may keep the path only until it returns (retention may delete the file
-// afterwards). An error is retried with backoff.
-type Exporter func(ctx context.Context, f SealedFile) error
-
-// exportsDir holds each exporter's position, one file per exporter and
-// table.
+// exportsDir holds each exporter's position.
 const exportsDir = "exports"
 
-var exporterName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
-// Follow runs exp over every sealed file of every table that it has not
-// acknowledged yet, oldest first per table, then over each file as it is
-// sealed, until ctx ends. It runs outside the write path: a slow or
-// failing exporter delays only itself, never an acknowledgement. Its
-// position (the last sequence number exp returned nil for, per table) is
-// kept in <dir>/exports/<name>.<table>.pos and survives a restart. Files
-// deleted by retention before exp got to them are skipped and logged.
-func (s *Store) Follow(ctx context.Context, name string, exp Exporter) error {
-	if !exporterName.MatchString(name) {
-		return fmt.Errorf("embedded: exporter name %q: want lower-case letters, digits, - or _", name)
-	}
-	if err := os.MkdirAll(filepath.Join(s.dir, exportsDir), 0o755); err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	done := make(chan struct{}, 3)
-	for _, t := range []follower{s.req, s.logs, s.smp} {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			s.follow(ctx, name, t, exp)
-		}()
-	}
-	for range 3 {
-		<-done
-	}
-	return nil
+// SealedFile is one sealed Parquet file of a table, to be read and shipped
+// by an exporter.
+type SealedFile struct {
+	Table string // "requests", "logs" or "samples"
+	Path  string // the Parquet file (its rollup beside it, .rollup)
+	// Seq is the highest WAL sequence number of Table the file covers; it
+	// grows from one file of a table to the next.
+	Seq          uint64
+	MinTS, MaxTS time.Time
+	Rows         int64
 }
 
-// follower is what Follow needs of a table.
-type follower interface {
-	tableName() string
-	watch() chan struct{}
-	unwatch(chan struct{})
-	sealedAfter(seq uint64) []sealedFile
+// signal wakes every waiter each time notify is called; notify never
+// blocks.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
 }
 
-func (t *table[R, B, S]) tableName() string { return t.name }
-
-func (t *table[R, B, S]) watch() chan struct{} {
-	c := make(chan struct{}, 1)
-	t.watchMu.Lock()
-	t.watchers = append(t.watchers, c)
-	t.watchMu.Unlock()
-	return c
-}
-
-func (t *table[R, B, S]) unwatch(c chan struct{}) {
-	t.watchMu.Lock()
-	defer t.watchMu.Unlock()
-	for i, w := range t.watchers {
-		if w == c {
-			t.watchers = append(t.watchers[:i], t.watchers[i+1:]...)
-			return
-		}
+// wait returns a channel closed by the next notify.
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
 	}
+	return s.ch
 }
 
-// notifySealed kicks the watchers without ever blocking the sealer.
-func (t *table[R, B, S]) notifySealed() {
-	t.watchMu.Lock()
-	defer t.watchMu.Unlock()
-	for _, c := range t.watchers {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
+// notify wakes the current waiters. A nil signal does nothing.
+func (s *signal) notify() {
+	if s == nil {
+		return
 	}
+	s.mu.Lock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+	s.mu.Unlock()
 }
 
-// sealedAfter returns the sealed files whose sequence is above seq, in
-// sequence order.
-func (t *table[R, B, S]) sealedAfter(seq uint64) []sealedFile {
+// sealedAfter returns the oldest sealed file of t covering sequence
+// numbers past seq.
+func (t *table[R, B, S]) sealedAfter(seq uint64) (sealedFile, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []sealedFile
 	for _, f := range t.files {
 		if f.maxSeq > seq {
-			out = append(out, f)
+			return f, true
 		}
+	}
+	return sealedFile{}, false
+}
+
+// exportTables lists the tables an exporter follows, in a fixed order.
+func (s *Store) exportTables() []struct {
+	name  string
+	after func(uint64) (sealedFile, bool)
+} {
+	return []struct {
+		name  string
+		after func(uint64) (sealedFile, bool)
+	}{{"requests", s.req.sealedAfter}, {"logs", s.logs.sealedAfter}, {"samples", s.smp.sealedAfter}}
+}
+
+// exporterName is what an exporter may be called (it names a file).
+var exporterName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Follower is one exporter's cursor on the sealed files. Its methods are
+// safe for concurrent use.
+type Follower struct {
+	s    *Store
+	name string
+	path string
+	mu   sync.Mutex
+	pos  map[string]uint64
+}
+
+// Follow returns the cursor of the exporter name, at the position it last
+// acknowledged (before every file, for a new name).
+func (s *Store) Follow(name string) (*Follower, error) {
+	if !exporterName.MatchString(name) {
+		return nil, fmt.Errorf("embedded: exporter name %q: want 1-64 letters, digits, _ or -", name)
+	}
+	f := &Follower{s: s, name: name, path: filepath.Join(s.dir, exportsDir, name+".pos"), pos: map[string]uint64{}}
+	b, err := os.ReadFile(f.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("embedded: exporter %s: %w", name, err)
+	default:
+		if err := json.Unmarshal(b, &f.pos); err != nil {
+			return nil, fmt.Errorf("embedded: exporter %s: position file %s: %w", name, f.path, err)
+		}
+	}
+	return f, nil
+}
+
+// Position returns the last sequence number acknowledged per table.
+func (f *Follower) Position() map[string]uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]uint64, len(f.pos))
+	for k, v := range f.pos {
+		out[k] = v
 	}
 	return out
 }
 
-func (s *Store) follow(ctx context.Context, name string, t follower, exp Exporter) {
-	posFile := filepath.Join(s.dir, exportsDir, name+"."+t.tableName()+".pos")
-	pos := readPos(posFile)
-	kick := t.watch()
-	defer t.unwatch(kick)
-	backoff := time.Second
-	for ctx.Err() == nil {
-		retry := false
-		for _, f := range t.sealedAfter(pos) {
-			sf := SealedFile{Table: t.tableName(), Path: f.parquetPath(), MinTS: time.Unix(0, f.minTS), MaxTS: time.Unix(0, f.maxTS), Rows: f.rows, Seq: f.maxSeq}
-			err := exp(ctx, sf)
-			if err != nil && ctx.Err() == nil {
-				if _, serr := os.Stat(sf.Path); errors.Is(serr, os.ErrNotExist) {
-					level.Warn(s.opts.Logger).Log("msg", "export skipped a file deleted before it was exported", "exporter", name, "file", sf.Path)
-				} else {
-					level.Warn(s.opts.Logger).Log("msg", "export failed; retrying", "exporter", name, "file", sf.Path, "err", err, "in", backoff)
-					select {
-					case <-ctx.Done():
-					case <-time.After(backoff):
-					}
-					backoff = min(2*backoff, time.Minute)
-					retry = true
-					break
-				}
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			backoff = time.Second
-			pos = f.maxSeq
-			if err := writeFileAtomicBytes(posFile, []byte(strconv.FormatUint(pos, 10)+"\n")); err != nil {
-				level.Warn(s.opts.Logger).Log("msg", "recording export position failed", "exporter", name, "err", err)
-			}
+// Next returns the oldest sealed file past the position, waiting for one
+// to be sealed. It returns the same file until it is acknowledged (Ack).
+// It returns ctx's error when ctx ends and store.ErrClosed once the store
+// is closed.
+func (f *Follower) Next(ctx context.Context) (SealedFile, error) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		woken := f.s.opts.sealed.wait()
+		f.s.closeMu.RLock()
+		closed := f.s.closed
+		f.s.closeMu.RUnlock()
+		if closed {
+			return SealedFile{}, store.ErrClosed
 		}
-		if retry {
-			continue
+		pos := f.Position()
+		for _, t := range f.s.exportTables() {
+			if sf, ok := t.after(pos[t.name]); ok {
+				return SealedFile{Table: t.name, Path: sf.parquetPath(), Seq: sf.maxSeq,
+					MinTS: time.Unix(0, sf.minTS), MaxTS: time.Unix(0, sf.maxTS), Rows: sf.rows}, nil
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return
-		case <-kick:
-		case <-time.After(time.Minute):
+			return SealedFile{}, ctx.Err()
+		case <-woken:
+		case <-tick.C: // notices Close
 		}
 	}
 }
 
-func readPos(path string) uint64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
+// Ack records that sf has been exported: Next moves past it, and the
+// position is written (atomically) before Ack returns.
+func (f *Follower) Ack(sf SealedFile) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if sf.Seq <= f.pos[sf.Table] {
+		return nil
 	}
-	n, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	return n
+	old := f.pos[sf.Table]
+	f.pos[sf.Table] = sf.Seq
+	b, _ := json.Marshal(f.pos)
+	if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+		f.pos[sf.Table] = old
+		return fmt.Errorf("embedded: exporter %s: %w", f.name, err)
+	}
+	if err := writeFileAtomic(f.path, 4096, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+		f.pos[sf.Table] = old
+		return fmt.Errorf("embedded: exporter %s: %w", f.name, err)
+	}
+	return nil
 }
 
-func writeFileAtomicBytes(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+// Export runs the exporter name until ctx ends or the store closes: each
+// sealed file past its position is given to fn, then acknowledged. When fn
+// fails the same file is tried again after a backoff (1 s, doubling up to
+// 1 min). It runs apart from ingest: however long fn takes, appends are
+// acknowledged as before.
+func (s *Store) Export(ctx context.Context, name string, fn func(context.Context, SealedFile) error) error {
+	f, err := s.Follow(name)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	backoff := time.Second
+	for {
+		sf, err := f.Next(ctx)
+		if err != nil {
+			if errors.Is(err, store.ErrClosed) || ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := fn(ctx, sf); err != nil {
+			level.Warn(s.opts.Logger).Log("msg", "exporter failed; will retry", "exporter", name, "table", sf.Table, "file", filepath.Base(sf.Path), "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Minute)
+			continue
+		}
+		backoff = time.Second
+		if err := f.Ack(sf); err != nil {
+			return err
+		}
+	}
 }

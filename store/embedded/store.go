@@ -60,6 +60,9 @@ type Options struct {
 	Logger log.Logger
 	// Now is the clock that retention is measured against. Default time.Now.
 	Now func() time.Time
+
+	// sealed is signalled after every sealed file (export hooks).
+	sealed *signal
 }
 
 func (o *Options) setDefaults() {
@@ -125,6 +128,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("embedded: create dir: %w", err)
 	}
 	s := &Store{dir: dir, opts: opts}
+	s.opts.sealed = &signal{}
 	mem := memory.NewGoAllocator()
 	var err error
 	if s.cursorKey, err = loadCursorKey(dir); err != nil {

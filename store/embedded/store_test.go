@@ -9,6 +9,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/noctua-obs/noctua/store"
+	"github.com/noctua-obs/noctua/store/rollup"
 	"github.com/noctua-obs/noctua/store/storetest"
 )
 
@@ -19,6 +20,8 @@ func testLogger(tb testing.TB) log.Logger {
 	return log.NewNopLogger()
 }
 
+// TestConformance runs the whole conformance suite (requests, codes, logs,
+// samples with the key bound, reopen) with default and small blocks.
 func TestConformance(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -28,7 +31,7 @@ func TestConformance(t *testing.T) {
 		{"small blocks", Options{BlockRows: 1000, BlockAge: 50 * time.Millisecond, MaxSealBacklog: 1000}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			storetest.Run(t, func(tb testing.TB, dir string) store.Store {
+			storetest.RunWith(t, func(tb testing.TB, dir string) store.Store {
 				o := c.opts
 				o.Retention = storetest.Retention
 				o.Logger = testLogger(tb)
@@ -37,7 +40,7 @@ func TestConformance(t *testing.T) {
 					tb.Fatalf("Open: %v", err)
 				}
 				return s
-			})
+			}, storetest.Caps{Durable: true, SampleKeyBound: rollup.MaxSampleKeysPerName})
 		})
 	}
 }

@@ -118,9 +118,6 @@ type table[R any, B builder[R], S rollupOf[R]] struct {
 	sealKick    chan struct{}
 	batches     atomic.Int64
 	quarantined atomic.Int64 // damaged sealed blocks moved aside
-
-	watchMu  sync.Mutex
-	watchers []chan struct{} // kicked (never blocking) when a block is sealed
 }
 
 // openTable recovers the table in dir: its sealed files' rollups, then the
@@ -388,8 +385,8 @@ func (t *table[R, B, S]) sealLoop(ctx context.Context) {
 		t.sealing = t.sealing[1:]
 		t.files = append(t.files, sf)
 		t.mu.Unlock()
+		t.opts.sealed.notify()
 		next.rec.Release()
-		t.notifySealed()
 		// Remember the sealed sequence number apart from the files, which
 		// retention may delete before the WAL segments go.
 		if err := writeSealedSeq(t.dir, sf.maxSeq); err != nil {

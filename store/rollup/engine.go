@@ -112,6 +112,9 @@ type engine[C any] struct {
 	pending pendingCells[C]
 
 	cache rangeCache[C]
+	// onForget, when set, is told each key forgetDeadKeys removes (called
+	// with mu held).
+	onForget func(store.Key)
 }
 
 // init sets e up with tiers (DefaultTiers(0) when none) and kind k. It
@@ -178,7 +181,8 @@ func (e *engine[C]) cellFor(t *tier[C], ts int64, id uint32) *C {
 }
 
 // Prune drops the buckets of each tier that lie wholly before
-// now − that tier's retention, and returns how many cells it dropped.
+// now − that tier's retention, and returns how many cells it dropped. The
+// keys left without any cell are forgotten (forgetDeadKeys).
 func (e *engine[C]) Prune(now time.Time) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -202,6 +206,9 @@ func (e *engine[C]) Prune(now time.Time) int {
 		t.lastBucket = nil
 	}
 	e.cells -= int64(dropped)
+	if dropped > 0 {
+		e.forgetDeadKeys()
+	}
 	return dropped
 }
 

@@ -107,6 +107,7 @@ func NewSampleSet(tiers []Tier, labelKeys []string) (*SampleSet, error) {
 	if err := s.init(tiers, sampleKind{}, format{magic: sampleMagic}, format{magic: sampleBlockMagic, block: true}); err != nil {
 		return nil, err
 	}
+	s.onForget = s.forget
 	return s, nil
 }
 
@@ -317,4 +318,15 @@ func sampleKeyString(k store.SampleKey) string {
 		b = append(b, l.Name+"="+l.Value)
 	}
 	return strings.Join(b, "\x00")
+}
+
+// forget gives back the place of a key retention removed in its name's
+// bound, so that new keys of the name are kept again. Called with mu held.
+func (s *SampleSet) forget(k store.Key) {
+	if k.API == sepKey+store.OtherCode || s.perName[k.Journey] == 0 {
+		return
+	}
+	if s.perName[k.Journey]--; s.perName[k.Journey] == 0 {
+		delete(s.perName, k.Journey)
+	}
 }

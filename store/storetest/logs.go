@@ -14,11 +14,13 @@ import (
 )
 
 // runLogs runs the log part of the suite.
-func runLogs(t *testing.T, open Opener) {
+func runLogs(t *testing.T, open Opener, durable bool) {
 	t.Run("LogRollup", func(t *testing.T) { testLogRollup(t, open) })
 	t.Run("LogPaging", func(t *testing.T) { testLogPaging(t, open) })
-	t.Run("LogReopen", func(t *testing.T) { testLogReopen(t, open) })
-	t.Run("LogCodeOverflow", func(t *testing.T) { testLogCodeOverflow(t, open) })
+	if durable {
+		t.Run("LogReopen", func(t *testing.T) { testLogReopen(t, open) })
+	}
+	t.Run("LogCodeOverflow", func(t *testing.T) { testLogCodeOverflow(t, open, durable) })
 }
 
 // LogCodes maps the error codes GenerateLogs uses to their classes.
@@ -193,8 +195,10 @@ func testLogRollup(t *testing.T, open Opener) {
 	if rq := rollup(t, s, store.RollupQuery{From: from, To: to}); len(rq) != 1 || rq[0].Points[0].Count != 1000 {
 		t.Fatalf("request rollup sees logs: %+v", rq)
 	}
-	if st := s.Stats(); st.LogRows != int64(len(ls)) || st.LogRollupCells == 0 || st.Rows != 1000 {
-		t.Fatalf("stats %+v, want %d log rows and some log cells", st, len(ls))
+	// Rows are counted by every backend; rollup cells are the embedded
+	// backend's own statistics.
+	if st := s.Stats(); st.LogRows != int64(len(ls)) || st.Rows != 1000 {
+		t.Fatalf("stats %+v, want %d log rows", st, len(ls))
 	}
 
 	for _, d := range []store.Dim{store.DimDomain, store.DimJourney, store.DimService, store.DimAPI} {
@@ -434,7 +438,7 @@ func testLogReopen(t *testing.T, open Opener) {
 
 // testLogCodeOverflow sends more distinct codes than a rollup cell keeps,
 // all in one 10 s bucket of one key.
-func testLogCodeOverflow(t *testing.T, open Opener) {
+func testLogCodeOverflow(t *testing.T, open Opener, durable bool) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	ts := recentBase().Add(30 * time.Minute)
@@ -484,6 +488,9 @@ func testLogCodeOverflow(t *testing.T, open Opener) {
 	}
 	check("before reopen")
 	s.Close()
+	if !durable {
+		return
+	}
 	s = open(t, dir)
 	defer s.Close()
 	check("after reopen")

@@ -1,10 +1,11 @@
-package memquery
+package memstore
 
 import (
 	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -14,22 +15,25 @@ import (
 )
 
 // WithLogs adds log rows and returns q, for one-line set-up.
-func (q *Querier) WithLogs(ls ...record.Log) *Querier {
+func (q *Store) WithLogs(ls ...record.Log) *Store {
 	_ = q.AppendLogs(context.Background(), ls)
 	return q
 }
 
 // AppendLogs adds log rows (store.LogAppender).
-func (q *Querier) AppendLogs(_ context.Context, ls []record.Log) error {
+func (q *Store) AppendLogs(_ context.Context, ls []record.Log) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.closed {
+		return store.ErrClosed
+	}
 	q.logs = append(q.logs, ls...)
 	return nil
 }
 
-// LogRollup implements store.LogQuerier: windows start at From, one per Step.
-func (q *Querier) LogRollup(_ context.Context, rq store.RollupQuery) ([]store.LogSeries, error) {
-	return rollup(q, rq, func(q *Querier) []record.Log { return q.logs },
+// LogRollup implements store.LogStore: windows start at From, one per Step.
+func (q *Store) LogRollup(_ context.Context, rq store.RollupQuery) ([]store.LogSeries, error) {
+	return rollup(q, rq, func(q *Store) []record.Log { return q.logs },
 		func(l *record.Log) (int64, store.Key) {
 			return l.TS, store.Key{Domain: l.Domain, Journey: l.Journey, Service: l.Service, API: l.API}
 		},
@@ -41,15 +45,12 @@ func (q *Querier) LogRollup(_ context.Context, rq store.RollupQuery) ([]store.Lo
 
 func logAggregate(ls []*record.Log) store.LogAggregate {
 	ag := store.LogAggregate{ErrorsByClass: map[string]int64{}, ByLevel: map[string]int64{}}
-	type ck struct{ code, class string }
-	codes := map[ck]int64{}
 	for _, l := range ls {
 		ag.Lines++
 		ag.ByLevel[l.Level]++
 		if l.ErrorCode != "" {
 			ag.Errors++
 			ag.ErrorsByClass[l.ErrorClass]++
-			codes[ck{l.ErrorCode, l.ErrorClass}]++
 		}
 		if l.Timeout {
 			ag.Timeouts++
@@ -58,17 +59,18 @@ func logAggregate(ls []*record.Log) store.LogAggregate {
 			ag.Retries++
 		}
 	}
-	for k, n := range codes {
-		ag.Codes = append(ag.Codes, store.CodeCount{Code: k.code, Class: k.class, Count: n})
-	}
-	store.SortCodes(ag.Codes)
+	// Codes are bounded per key and CodeBucket as request codes are.
+	ag.Codes = boundedCodes(len(ls), func(i int) (bool, string, string, store.Key, int64) {
+		l := ls[i]
+		return l.ErrorCode != "", l.ErrorCode, l.ErrorClass, store.Key{Domain: l.Domain, Journey: l.Journey, Service: l.Service, API: l.API}, l.TS
+	})
 	return ag
 }
 
-// Logs implements store.LogQuerier: newest first (ties: last appended
+// Logs implements store.LogStore: newest first (ties: last appended
 // first), pages of Limit (100 when 0, at most store.MaxLogLimit). A cursor
 // names the position (time, append index) of the last row of its page.
-func (q *Querier) Logs(_ context.Context, lq store.LogQuery) (store.LogPage, error) {
+func (q *Store) Logs(_ context.Context, lq store.LogQuery) (store.LogPage, error) {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
 	if q.err != nil {
@@ -89,7 +91,7 @@ func (q *Querier) Logs(_ context.Context, lq store.LogQuery) (store.LogPage, err
 	var idx []int
 	for i := range q.logs {
 		l := &q.logs[i]
-		if l.TS < lq.From.UnixNano() || l.TS >= lq.To.UnixNano() ||
+		if l.TS < max(lq.From.UnixNano(), q.oldest()) || l.TS >= lq.To.UnixNano() ||
 			!lq.Filter.Match(l.Domain, l.Journey, l.Service, l.API) ||
 			lq.Level != "" && l.Level != lq.Level ||
 			lq.ErrorCode != "" && l.ErrorCode != lq.ErrorCode ||
@@ -132,7 +134,16 @@ func (p position) follows(c position) bool {
 const cursorPrefix = "mq1:"
 
 func (p position) encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%s%d:%d", cursorPrefix, p.ts, p.idx)))
+	body := fmt.Sprintf("%s%d:%d", cursorPrefix, p.ts, p.idx)
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%s:%016x", body, cursorSum(body))))
+}
+
+// cursorSum is a checksum of a cursor's body, so that a cut or altered
+// cursor is refused (store.ErrBadCursor) rather than read as another place.
+func cursorSum(body string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(body))
+	return h.Sum64()
 }
 
 func decodeCursor(s string) (position, error) {
@@ -145,7 +156,8 @@ func decodeCursor(s string) (position, error) {
 	if !ok {
 		return position{}, store.ErrBadCursor
 	}
-	if n, err := fmt.Sscanf(rest, "%d:%d", &p.ts, &p.idx); err != nil || n != 2 || p.idx < 0 {
+	var sum uint64
+	if n, err := fmt.Sscanf(rest, "%d:%d:%x", &p.ts, &p.idx, &sum); err != nil || n != 3 || p.idx < 0 {
 		return position{}, store.ErrBadCursor
 	}
 	if (position{p.ts, p.idx}).encode() != s {
