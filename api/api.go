@@ -20,7 +20,6 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/noctua-obs/noctua/config"
-	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
 	"github.com/noctua-obs/noctua/transform"
 )
@@ -77,7 +76,7 @@ type API struct {
 	first  firstData  // when the stored requests begin, cached
 	sinces sinceCache // when burning journeys began to burn, cached
 
-	owner       map[string]string  // service -> domain id
+	owners      *transform.Domains // service -> domain, as transform places records
 	domainTs    map[string]domainT // domain id -> its default T and whether its APIs differ
 	journeys    map[string]*journeyInfo
 	journeyList []*journeyInfo // configuration order
@@ -133,7 +132,7 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 		logger:   opts.Logger,
 		now:      opts.Now,
 		ts:       transform.NewApdexTs(cfg),
-		owner:    map[string]string{},
+		owners:   transform.NewDomains(cfg),
 		domainTs: map[string]domainT{},
 		journeys: map[string]*journeyInfo{},
 		samples:  opts.Samples,
@@ -148,7 +147,6 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 	for _, d := range cfg.Domains {
 		dt := domainT{t: cfg.DomainApdexT(d.ID)}
 		for _, s := range d.Services {
-			a.owner[s.Name] = d.ID
 			for _, api := range s.APIs {
 				if a.ts.T(d.ID, s.Name, api.Name) != dt.t {
 					dt.mixed = true
@@ -180,13 +178,9 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 	return a
 }
 
-// domainOf returns the domain owning service, or record.Unassigned.
-func (a *API) domainOf(service string) string {
-	if d, ok := a.owner[service]; ok {
-		return d
-	}
-	return record.Unassigned
-}
+// domainOf returns the domain owning service, or record.Unassigned, from
+// the same ownership index transform normalises records with.
+func (a *API) domainOf(service string) string { return a.owners.Domain(service) }
 
 // domainApdexT returns the T shown for a domain's aggregate.
 func (a *API) domainApdexT(domain string) domainT {
