@@ -45,6 +45,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/audit", a.handle(a.auditTail))
 	mux.Handle("GET /api/v1/sources", a.handle(a.sourceList))
 	mux.Handle("GET /api/v1/samples", a.handle(a.samplesHandler))
+	mux.Handle("GET /api/v1/kafka", a.handle(a.kafkaHandler))
 	a.InfraRoutes(mux)
 }
 

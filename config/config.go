@@ -26,6 +26,7 @@ type Config struct {
 	Logs     Logs      `yaml:"logs"`
 	Scrape   Scrape    `yaml:"scrape"`
 	Storage  Storage   `yaml:"storage"`
+	Kafka    Kafka     `yaml:"kafka"`
 }
 
 // Server holds the process settings. Command-line flags override them.
@@ -201,6 +202,7 @@ func Parse(b []byte) (*Config, error) { return parse(b, false) }
 // SetDefaults fills every zero setting with its default.
 func (c *Config) SetDefaults() {
 	c.Storage.setDefaults()
+	c.Kafka.setDefaults()
 	s := &c.Server
 	if s.Listen == "" {
 		s.Listen = DefaultListen

@@ -38,6 +38,7 @@ func (c *Config) Validate() error {
 	c.validateLogs(&p)
 	c.validateScrape(&p)
 	c.Storage.validate(&p)
+	c.validateKafka(&p)
 	c.Health.HealthJudging.validate(&p)
 	if len(p) == 0 {
 		return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/demo"
 	"github.com/noctua-obs/noctua/ingest"
+	"github.com/noctua-obs/noctua/ingest/kafkalag"
 	"github.com/noctua-obs/noctua/ingest/lokipush"
 	"github.com/noctua-obs/noctua/ingest/otlp"
 	"github.com/noctua-obs/noctua/ingest/scrape"
@@ -139,6 +140,13 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err != nil {
 		return err
 	}
+	for _, kc := range cfg.Kafka.Clusters {
+		src, err := kafkalag.New(kc, pipe, log.With(logger, "component", "kafkalag", "cluster", kc.Name))
+		if err != nil {
+			return err
+		}
+		sources.Add(src)
+	}
 	otlpOpts, err := otlp.ReceiverOptionsFromConfig(cfg, log.With(logger, "component", "otlp"))
 	if err != nil {
 		return err
@@ -169,7 +177,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		Interval:       cfg.Server.LiveInterval,
 		AllowedOrigins: cfg.Server.AllowedOrigins,
 		Logger:         log.With(logger, "component", "ws"),
-		Views:          []api.View{views.InfraView(), views.ProbesView(), views.SamplesLiveView()},
+		Views:          []api.View{views.InfraView(), views.ProbesView(), views.SamplesLiveView(), views.KafkaLiveView()},
 	})
 	reg.MustRegister(hub.Collector())
 	go hub.Run(ctx)

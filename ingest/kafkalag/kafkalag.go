@@ -1,0 +1,169 @@
+// Package kafkalag collects Kafka consumer lag: one pull source per
+// configured cluster polls, through the Kafka admin protocol (franz-go's
+// kadm), every watched consumer group's committed offsets and the log-end
+// offsets of its partitions, and stores as samples, per poll:
+//
+//	kafka_lag_offsets{cluster,group,topic,partition}  log-end − committed, ≥ 0
+//	kafka_group_lag_offsets{cluster,group}            the sum over partitions with a commit
+//	kafka_group_coverage{cluster,group}               partitions with a commit ÷ all (0..1)
+//	kafka_group_partitions{cluster,group}             partitions of the group's topics
+//
+// A partition without a committed offset has no lag sample (it is
+// unknown, kept out of the sums) and lowers the coverage. The group label
+// puts each sample under the domain the catalog gives the group
+// (config Domain.KafkaGroups), record.Unassigned when none.
+package kafkalag
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/ingest"
+	"github.com/noctua-obs/noctua/record"
+)
+
+// Sample names.
+const (
+	LagOffsets      = "kafka_lag_offsets"
+	GroupLagOffsets = "kafka_group_lag_offsets"
+	GroupCoverage   = "kafka_group_coverage"
+	GroupPartitions = "kafka_group_partitions"
+)
+
+// Source is the lag collector of one cluster: an ingest.Pull whose
+// attempts poll the cluster.
+type Source struct {
+	*ingest.Pull
+	cluster config.KafkaCluster
+	client  *kgo.Client
+	adm     *kadm.Client
+	pattern *regexp.Regexp
+	cons    ingest.SampleConsumer
+	now     func() time.Time
+	logger  log.Logger
+}
+
+// New returns the source of one cluster, sending samples to cons. The
+// client connects lazily: a cluster that is down is a failed attempt,
+// reported in the source's health, not an error here.
+func New(cl config.KafkaCluster, cons ingest.SampleConsumer, logger log.Logger) (*Source, error) {
+	client, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers...), kgo.ClientID("noctua-kafkalag"))
+	if err != nil {
+		return nil, fmt.Errorf("kafkalag: cluster %s: %w", cl.Name, err)
+	}
+	s := &Source{cluster: cl, client: client, adm: kadm.NewClient(client), cons: cons, now: time.Now, logger: logger}
+	if cl.GroupPattern != "" {
+		s.pattern = regexp.MustCompile("^(?:" + cl.GroupPattern + ")$") // validated
+	}
+	s.Pull = &ingest.Pull{SourceName: "kafka/" + cl.Name, Interval: cl.Interval, Timeout: cl.Interval, Fn: s.poll}
+	return s, nil
+}
+
+// Run implements ingest.Source and closes the client at the end.
+func (s *Source) Run(ctx context.Context) error {
+	defer s.client.Close()
+	return s.Pull.Run(ctx)
+}
+
+// groups returns the groups to poll: the configured list, or every group
+// of the cluster matching the pattern.
+func (s *Source) groups(ctx context.Context) ([]string, error) {
+	if len(s.cluster.Groups) > 0 {
+		return s.cluster.Groups, nil
+	}
+	listed, err := s.adm.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, g := range listed.Groups() {
+		if s.pattern == nil || s.pattern.MatchString(g) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// poll takes one reading of every watched group and stores it.
+func (s *Source) poll(ctx context.Context) (int, error) {
+	groups, err := s.groups(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("listing groups: %w", err)
+	}
+	if len(groups) == 0 {
+		return 0, nil
+	}
+	lags, err := s.adm.Lag(ctx, groups...)
+	if err != nil {
+		return 0, fmt.Errorf("reading lag: %w", err)
+	}
+	ts := s.now().UnixNano()
+	var ss []record.Sample
+	var firstErr error
+	lags.Each(func(g kadm.DescribedGroupLag) {
+		if g.Error() != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("group %s: %w", g.Group, g.Error())
+			}
+			return
+		}
+		var total, known, sum int64
+		for topic, parts := range g.Lag {
+			for p, l := range parts {
+				total++
+				if l.Err != nil || l.Commit.At < 0 || l.End.Offset < 0 {
+					continue // no commit yet: unknown, out of the sums
+				}
+				known++
+				lag := max(l.End.Offset-l.Commit.At, 0)
+				sum += lag
+				ss = append(ss, sample(ts, LagOffsets, float64(lag), s.cluster.Name, g.Group,
+					record.Label{Name: record.LabelPartition, Value: strconv.Itoa(int(p))},
+					record.Label{Name: record.LabelTopic, Value: topic}))
+			}
+		}
+		coverage := 1.0
+		if total > 0 {
+			coverage = float64(known) / float64(total)
+		}
+		ss = append(ss,
+			sample(ts, GroupLagOffsets, float64(sum), s.cluster.Name, g.Group),
+			sample(ts, GroupCoverage, coverage, s.cluster.Name, g.Group),
+			sample(ts, GroupPartitions, float64(total), s.cluster.Name, g.Group))
+	})
+	if len(ss) > 0 {
+		if err := s.cons.ConsumeSamples(ctx, s.Name(), ss); err != nil {
+			return 0, fmt.Errorf("storing: %w", err)
+		}
+	}
+	return len(ss), firstErr
+}
+
+// sample builds one gauge with the cluster and group labels (and extra),
+// sorted by name.
+func sample(ts int64, name string, v float64, cluster, group string, extra ...record.Label) record.Sample {
+	ls := []record.Label{{Name: record.LabelCluster, Value: cluster}, {Name: record.LabelGroup, Value: group}}
+	ls = append(ls, extra...)
+	sortLabels(ls)
+	return record.Sample{TS: ts, Name: name, Value: v, Kind: record.KindGauge, Labels: ls}
+}
+
+func sortLabels(ls []record.Label) {
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
+}
+
+// Poll takes one reading now (as an attempt of the source does) and
+// returns the samples stored.
+func (s *Source) Poll(ctx context.Context) (int, error) { return s.poll(ctx) }
