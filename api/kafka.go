@@ -18,9 +18,15 @@ import (
 const (
 	kafkaLag        = "kafka_lag_offsets"
 	kafkaGroupLag   = "kafka_group_lag_offsets"
+	kafkaGroupLagS  = "kafka_group_lag_seconds"
+	kafkaGroupState = "kafka_group_status"
 	kafkaCoverage   = "kafka_group_coverage"
 	kafkaPartitions = "kafka_group_partitions"
 )
+
+// statusNames are the group statuses by their numeric sample value
+// (ingest/kafkalag.Status).
+var statusNames = [...]string{"warming up", "OK", "WARN", "STALL", "REWIND"}
 
 // KafkaView is GET /api/v1/kafka: consumer groups in scope, most lag
 // first, and for one group asked for, its topics and partitions at the
@@ -40,7 +46,9 @@ type KafkaRow struct {
 	Cluster    string    `json:"cluster"`
 	Group      string    `json:"group"`
 	Domain     string    `json:"domain"`
+	Status     string    `json:"status"`          // worst partition: warming up, OK, WARN, STALL, REWIND
 	LagOffsets float64   `json:"lag_offsets"`     // over partitions with a commit
+	LagSeconds float64   `json:"lag_seconds"`     // the oldest committed message's age
 	MaxLag     float64   `json:"max_lag_offsets"` // the highest group lag in the range
 	Coverage   float64   `json:"coverage"`        // partitions with a commit ÷ all
 	Partitions float64   `json:"partitions"`
@@ -112,10 +120,22 @@ func (a *API) Kafka(ctx context.Context, s Scope, v url.Values) (*KafkaView, err
 	if err != nil {
 		return nil, err
 	}
+	lagS, err := last(kafkaGroupLagS)
+	if err != nil {
+		return nil, err
+	}
+	state, err := last(kafkaGroupState)
+	if err != nil {
+		return nil, err
+	}
 	view := &KafkaView{From: rng.From, To: rng.To, Scope: s, Groups: []KafkaRow{}}
 	for k, g := range lag {
-		view.Groups = append(view.Groups, KafkaRow{Cluster: k[0], Group: k[1], Domain: k[2], LagOffsets: g.Last, MaxLag: g.Max,
-			Coverage: cov[k].Last, Partitions: parts[k].Last, At: g.LastTS.UTC()})
+		st := "warming up"
+		if x, ok := state[k]; ok && x.Count > 0 && int(x.Last) < len(statusNames) {
+			st = statusNames[int(x.Last)]
+		}
+		view.Groups = append(view.Groups, KafkaRow{Cluster: k[0], Group: k[1], Domain: k[2], Status: st, LagOffsets: g.Last,
+			LagSeconds: lagS[k].Last, MaxLag: g.Max, Coverage: cov[k].Last, Partitions: parts[k].Last, At: g.LastTS.UTC()})
 	}
 	slices.SortFunc(view.Groups, func(x, y KafkaRow) int {
 		return cmp.Or(cmp.Compare(y.LagOffsets, x.LagOffsets), cmp.Compare(x.Cluster, y.Cluster), cmp.Compare(x.Group, y.Group))

@@ -33,10 +33,17 @@ import (
 // Sample names.
 const (
 	LagOffsets      = "kafka_lag_offsets"
+	LagSeconds      = "kafka_lag_seconds" // per partition: age of the committed message
 	GroupLagOffsets = "kafka_group_lag_offsets"
+	GroupLagSeconds = "kafka_group_lag_seconds" // the highest of its partitions
+	GroupStatus     = "kafka_group_status"      // the worst partition's Status (0 warming up … 4 REWIND)
 	GroupCoverage   = "kafka_group_coverage"
 	GroupPartitions = "kafka_group_partitions"
 )
+
+// MaxPartitions bounds the partition windows one source keeps; past it
+// new partitions are reported without a status.
+const MaxPartitions = 200_000
 
 // Source is the lag collector of one cluster: an ingest.Pull whose
 // attempts poll the cluster.
@@ -49,6 +56,12 @@ type Source struct {
 	cons    ingest.SampleConsumer
 	now     func() time.Time
 	logger  log.Logger
+	windows map[partKey]*Window // owned by the poll (one at a time)
+}
+
+type partKey struct {
+	group, topic string
+	partition    int32
 }
 
 // New returns the source of one cluster, sending samples to cons. The
@@ -59,7 +72,8 @@ func New(cl config.KafkaCluster, cons ingest.SampleConsumer, logger log.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("kafkalag: cluster %s: %w", cl.Name, err)
 	}
-	s := &Source{cluster: cl, client: client, adm: kadm.NewClient(client), cons: cons, now: time.Now, logger: logger}
+	s := &Source{cluster: cl, client: client, adm: kadm.NewClient(client), cons: cons, now: time.Now, logger: logger,
+		windows: map[partKey]*Window{}}
 	if cl.GroupPattern != "" {
 		s.pattern = regexp.MustCompile("^(?:" + cl.GroupPattern + ")$") // validated
 	}
@@ -105,7 +119,8 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading lag: %w", err)
 	}
-	ts := s.now().UnixNano()
+	now := s.now()
+	ts := now.UnixNano()
 	var ss []record.Sample
 	var firstErr error
 	lags.Each(func(g kadm.DescribedGroupLag) {
@@ -116,6 +131,8 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 			return
 		}
 		var total, known, sum int64
+		worst, maxLagS := StatusOK, time.Duration(0)
+		judged := false
 		for topic, parts := range g.Lag {
 			for p, l := range parts {
 				total++
@@ -125,10 +142,27 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 				known++
 				lag := max(l.End.Offset-l.Commit.At, 0)
 				sum += lag
-				ss = append(ss, sample(ts, LagOffsets, float64(lag), s.cluster.Name, g.Group,
-					record.Label{Name: record.LabelPartition, Value: strconv.Itoa(int(p))},
-					record.Label{Name: record.LabelTopic, Value: topic}))
+				pl := []record.Label{{Name: record.LabelPartition, Value: strconv.Itoa(int(p))}, {Name: record.LabelTopic, Value: topic}}
+				ss = append(ss, sample(ts, LagOffsets, float64(lag), s.cluster.Name, g.Group, pl...))
+				// The committed offset of a transactional topic read to its
+				// end sits at the last stable offset, which kadm's End is.
+				w := s.window(partKey{g.Group, topic, p})
+				if w == nil {
+					continue
+				}
+				w.Add(Point{TS: now, Commit: l.Commit.At, End: l.End.Offset})
+				st, lagS := w.Evaluate()
+				ss = append(ss, sample(ts, LagSeconds, lagS.Seconds(), s.cluster.Name, g.Group, pl...))
+				maxLagS = max(maxLagS, lagS)
+				if !judged || st == StatusWarming || st > worst && worst != StatusWarming {
+					worst = st
+				}
+				judged = true
 			}
+		}
+		if judged {
+			ss = append(ss, sample(ts, GroupStatus, float64(worst), s.cluster.Name, g.Group),
+				sample(ts, GroupLagSeconds, maxLagS.Seconds(), s.cluster.Name, g.Group))
 		}
 		coverage := 1.0
 		if total > 0 {
@@ -167,3 +201,14 @@ func sortLabels(ls []record.Label) {
 // Poll takes one reading now (as an attempt of the source does) and
 // returns the samples stored.
 func (s *Source) Poll(ctx context.Context) (int, error) { return s.poll(ctx) }
+
+// window returns the window of a partition, creating it within
+// MaxPartitions (nil past it).
+func (s *Source) window(k partKey) *Window {
+	w := s.windows[k]
+	if w == nil && len(s.windows) < MaxPartitions {
+		w = &Window{Size: DefaultWindow}
+		s.windows[k] = w
+	}
+	return w
+}

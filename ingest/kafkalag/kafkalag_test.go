@@ -127,6 +127,9 @@ func TestLagAgainstKfake(t *testing.T) {
 	if pay.Group != "payment-settler" || pay.Domain != "payments" || pay.LagOffsets != 10+30 || pay.Coverage != 2.0/3 || pay.Partitions != 3 {
 		t.Errorf("payment-settler: %+v", pay)
 	}
+	if pay.Status != "warming up" || xfer.Status != "warming up" {
+		t.Errorf("after one poll the groups are %q and %q, want warming up", pay.Status, xfer.Status)
+	}
 	if xfer.Group != "transfer-notifier" || xfer.Domain != "transfers" || xfer.LagOffsets != 5 || xfer.Coverage != 1 {
 		t.Errorf("transfer-notifier: %+v", xfer)
 	}
