@@ -419,3 +419,26 @@ func (g *Gauge) Mean() float64 {
 	}
 	return g.Sum / float64(g.Count)
 }
+
+// SampleGroupKey returns the key of a sample series' group in a query
+// grouped by by: the SampleDim* dimensions it names, and the labels it
+// names (read with label), sorted by name. Every backend groups with it.
+func SampleGroupKey(domain, journey, service, host string, label func(string) string, by []string) SampleKey {
+	var k SampleKey
+	for _, d := range by {
+		switch d {
+		case SampleDimDomain:
+			k.Domain = domain
+		case SampleDimJourney:
+			k.Journey = journey
+		case SampleDimService:
+			k.Service = service
+		case SampleDimHost:
+			k.Host = host
+		default:
+			k.Labels = append(k.Labels, record.Label{Name: d, Value: label(d)})
+		}
+	}
+	slices.SortFunc(k.Labels, func(a, b record.Label) int { return cmp.Compare(a.Name, b.Name) })
+	return k
+}

@@ -61,23 +61,7 @@ func match(s *record.Sample, q *store.SampleQuery) bool {
 // KeyOf returns the group key of s under by: the SampleDim* dimensions and
 // the labels it names.
 func KeyOf(s *record.Sample, by []string) store.SampleKey {
-	var k store.SampleKey
-	for _, d := range by {
-		switch d {
-		case store.SampleDimDomain:
-			k.Domain = s.Domain
-		case store.SampleDimJourney:
-			k.Journey = s.Journey
-		case store.SampleDimService:
-			k.Service = s.Service
-		case store.SampleDimHost:
-			k.Host = s.Host
-		default:
-			k.Labels = append(k.Labels, record.Label{Name: d, Value: s.Label(d)})
-		}
-	}
-	slices.SortFunc(k.Labels, func(a, b record.Label) int { return cmp.Compare(a.Name, b.Name) })
-	return k
+	return store.SampleGroupKey(s.Domain, s.Journey, s.Service, s.Host, s.Label, by)
 }
 
 // keyString is a map key for a SampleKey.

@@ -268,22 +268,7 @@ func (s *SampleSet) Query(q store.SampleQuery) ([]store.SampleSeries, error) {
 		if !match {
 			continue
 		}
-		var gk store.SampleKey
-		for _, g := range q.GroupBy {
-			switch g {
-			case store.SampleDimDomain:
-				gk.Domain = sk.domain
-			case store.SampleDimJourney:
-				gk.Journey = sk.journey
-			case store.SampleDimService:
-				gk.Service = sk.service
-			case store.SampleDimHost:
-				gk.Host = sk.host
-			default:
-				gk.Labels = append(gk.Labels, record.Label{Name: g, Value: sk.label(g)})
-			}
-		}
-		slices.SortFunc(gk.Labels, func(a, b record.Label) int { return cmp.Compare(a.Name, b.Name) })
+		gk := store.SampleGroupKey(sk.domain, sk.journey, sk.service, sk.host, sk.label, q.GroupBy)
 		id := sampleKeyString(gk)
 		gr := groups[id]
 		if gr == nil {
