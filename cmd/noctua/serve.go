@@ -145,6 +145,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		if err != nil {
 			return err
 		}
+		src.History = st // restore the windows after a restart
 		sources.Add(src)
 	}
 	otlpOpts, err := otlp.ReceiverOptionsFromConfig(cfg, log.With(logger, "component", "otlp"))

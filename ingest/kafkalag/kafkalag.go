@@ -18,16 +18,19 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/ingest"
 	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store"
 )
 
 // Sample names.
@@ -39,6 +42,10 @@ const (
 	GroupStatus     = "kafka_group_status"      // the worst partition's Status (0 warming up … 4 REWIND)
 	GroupCoverage   = "kafka_group_coverage"
 	GroupPartitions = "kafka_group_partitions"
+	// CommittedOffset and EndOffset keep each partition's window in the
+	// store, so that a restart restores it instead of warming up again.
+	CommittedOffset = "kafka_committed_offset"
+	EndOffset       = "kafka_end_offset"
 )
 
 // MaxPartitions bounds the partition windows one source keeps; past it
@@ -57,6 +64,10 @@ type Source struct {
 	now     func() time.Time
 	logger  log.Logger
 	windows map[partKey]*Window // owned by the poll (one at a time)
+	// History, when set, is read once at the first poll to restore the
+	// windows a previous process kept.
+	History  store.SampleQuerier
+	restored bool
 }
 
 type partKey struct {
@@ -68,6 +79,9 @@ type partKey struct {
 // client connects lazily: a cluster that is down is a failed attempt,
 // reported in the source's health, not an error here.
 func New(cl config.KafkaCluster, cons ingest.SampleConsumer, logger log.Logger) (*Source, error) {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
 	client, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers...), kgo.ClientID("noctua-kafkalag"))
 	if err != nil {
 		return nil, fmt.Errorf("kafkalag: cluster %s: %w", cl.Name, err)
@@ -121,6 +135,10 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 	}
 	now := s.now()
 	ts := now.UnixNano()
+	if !s.restored {
+		s.restored = true
+		s.restore(ctx, now)
+	}
 	var ss []record.Sample
 	var firstErr error
 	lags.Each(func(g kadm.DescribedGroupLag) {
@@ -143,7 +161,9 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 				lag := max(l.End.Offset-l.Commit.At, 0)
 				sum += lag
 				pl := []record.Label{{Name: record.LabelPartition, Value: strconv.Itoa(int(p))}, {Name: record.LabelTopic, Value: topic}}
-				ss = append(ss, sample(ts, LagOffsets, float64(lag), s.cluster.Name, g.Group, pl...))
+				ss = append(ss, sample(ts, LagOffsets, float64(lag), s.cluster.Name, g.Group, pl...),
+					sample(ts, CommittedOffset, float64(l.Commit.At), s.cluster.Name, g.Group, pl...),
+					sample(ts, EndOffset, float64(l.End.Offset), s.cluster.Name, g.Group, pl...))
 				// The committed offset of a transactional topic read to its
 				// end sits at the last stable offset, which kadm's End is.
 				w := s.window(partKey{g.Group, topic, p})
@@ -211,4 +231,52 @@ func (s *Source) window(k partKey) *Window {
 		s.windows[k] = w
 	}
 	return w
+}
+
+// restore refills the windows from the committed and end offsets a
+// previous process stored over the last window of polls, so that a
+// restart neither says "warming up" again nor re-alarms.
+func (s *Source) restore(ctx context.Context, now time.Time) {
+	if s.History == nil {
+		return
+	}
+	q := store.SampleQuery{From: now.Add(-time.Duration(2*DefaultWindow) * s.cluster.Interval), To: now, Limit: store.MaxSampleLimit,
+		Labels: []record.Label{{Name: record.LabelCluster, Value: s.cluster.Name}}}
+	type at struct {
+		k  partKey
+		ts int64
+	}
+	points := map[at]*Point{}
+	for _, name := range []string{CommittedOffset, EndOffset} {
+		q.Name = name
+		rows, err := s.History.Samples(ctx, q)
+		if err != nil {
+			level.Warn(s.logger).Log("msg", "restoring lag windows failed; warming up", "err", err)
+			return
+		}
+		for _, r := range rows {
+			p, _ := strconv.Atoi(r.Label(record.LabelPartition))
+			k := at{partKey{r.Label(record.LabelGroup), r.Label(record.LabelTopic), int32(p)}, r.TS}
+			pt := points[k]
+			if pt == nil {
+				pt = &Point{TS: time.Unix(0, r.TS)}
+				points[k] = pt
+			}
+			if name == CommittedOffset {
+				pt.Commit = int64(r.Value)
+			} else {
+				pt.End = int64(r.Value)
+			}
+		}
+	}
+	keys := make([]at, 0, len(points))
+	for k := range points {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].ts < keys[j].ts })
+	for _, k := range keys {
+		if w := s.window(k.k); w != nil {
+			w.Add(*points[k])
+		}
+	}
 }

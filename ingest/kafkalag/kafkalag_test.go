@@ -144,4 +144,29 @@ func TestLagAgainstKfake(t *testing.T) {
 	if sq := get("/api/v1/kafka?range=5m&group=payment-settler", "xfer-token"); len(sq.Groups) != 0 || len(sq.Partitions) != 0 {
 		t.Errorf("the transfers squad sees another domain's group: %+v", sq)
 	}
+
+	// Fill the window, then restart: a new source reading the store's
+	// history is judged at its first poll; one without it warms up.
+	for range kafkalag.DefaultWindow {
+		if _, err := src.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func() string {
+		return get("/api/v1/kafka?range=5m&group=payment-settler", "noc-token").Groups[0].Status
+	}
+	if s := status(); s == "warming up" {
+		t.Fatalf("after a full window: %s", s)
+	}
+	cold, _ := kafkalag.New(config.KafkaCluster{Name: "core", Brokers: c.ListenAddrs(), Interval: time.Second}, pipe, nil)
+	cold.Poll(ctx)
+	if s := status(); s != "warming up" {
+		t.Fatalf("a restart without history: %s, want warming up", s)
+	}
+	restarted, _ := kafkalag.New(config.KafkaCluster{Name: "core", Brokers: c.ListenAddrs(), Interval: time.Second}, pipe, nil)
+	restarted.History = st
+	restarted.Poll(ctx)
+	if s := status(); s == "warming up" {
+		t.Fatalf("a restart with the stored window: %s", s)
+	}
 }
