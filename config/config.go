@@ -27,6 +27,7 @@ type Config struct {
 	Scrape   Scrape    `yaml:"scrape"`
 	Storage  Storage   `yaml:"storage"`
 	Kafka    Kafka     `yaml:"kafka"`
+	OTLP     OTLP      `yaml:"otlp"`
 }
 
 // Server holds the process settings. Command-line flags override them.

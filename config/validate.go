@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 	c.validateScrape(&p)
 	c.Storage.validate(&p)
 	c.validateKafka(&p)
+	c.validateOTLP(&p)
 	c.Health.HealthJudging.validate(&p)
 	if len(p) == 0 {
 		return nil

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/record"
 )
 
@@ -106,6 +107,42 @@ const (
 	keyErrorCodeAlt     // error_code
 	keyErrorType        // error.type
 )
+
+// Aliases maps further attribute names (a bank's own, such as
+// "bank.journey") to the record field they fill, from the configuration's
+// otlp.attributes. A name the semantic conventions already read keeps its
+// meaning.
+type Aliases map[string]attrKey
+
+// classify is the package classify, then the aliases.
+func (al Aliases) classify(k string) attrKey {
+	if key := classify(k); key != keyNone || len(al) == 0 {
+		return key
+	}
+	return al[k]
+}
+
+// AliasesFor builds the aliases of the configured attribute names.
+func AliasesFor(f config.OTLPAttributes) Aliases {
+	al := Aliases{}
+	for _, p := range []struct {
+		names []string
+		key   attrKey
+	}{
+		{f.Service, keyServiceName}, {f.Env, keyEnv}, {f.Journey, keyJourney}, {f.JourneyInstance, keyInstance},
+		{f.User, keyEndUser}, {f.Route, keyRoute}, {f.ErrorCode, keyErrorCode},
+	} {
+		for _, n := range p.names {
+			if classify(n) == keyNone {
+				al[n] = p.key
+			}
+		}
+	}
+	if len(al) == 0 {
+		return nil
+	}
+	return al
+}
 
 // classify returns the attrKey of an attribute key, keyNone for the keys no
 // record field reads. It does not keep k.
@@ -243,9 +280,9 @@ type resourceAttrs struct {
 	user                    [3]string // enduser.id, user.id, customer.id
 }
 
-func (a *resourceAttrs) read(m pcommon.Map) {
+func (a *resourceAttrs) read(m pcommon.Map, aliases Aliases) {
 	for k, v := range m.All() {
-		if key := classify(k); key != keyNone {
+		if key := aliases.classify(k); key != keyNone {
 			a.set(key, pdataValue(v))
 		}
 	}
@@ -294,9 +331,9 @@ type spanAttrs struct {
 	hasHTTPS, hasLegacyHTTP bool
 }
 
-func (a *spanAttrs) read(m pcommon.Map) {
+func (a *spanAttrs) read(m pcommon.Map, aliases Aliases) {
 	for k, v := range m.All() {
-		if key := classify(k); key != keyNone {
+		if key := aliases.classify(k); key != keyNone {
 			a.set(key, pdataValue(v))
 		}
 	}
@@ -355,6 +392,9 @@ func (a *spanAttrs) set(k attrKey, v attrValue) {
 type converter struct {
 	rs  []record.Request
 	rej rejects
+	// aliases are the configured attribute names read besides the
+	// semantic conventions' (otlp.attributes); nil: none.
+	aliases Aliases
 	// minStart and maxStart bound the start times accepted (Unix ns);
 	// zero: no bound.
 	minStart, maxStart int64
@@ -417,7 +457,7 @@ func (c *converter) convert(td ptrace.Traces) {
 					continue
 				}
 				if !resRead {
-					res.read(rsp.Resource().Attributes())
+					res.read(rsp.Resource().Attributes(), c.aliases)
 					resRead = true
 				}
 				c.span(sp, &res)
@@ -438,7 +478,7 @@ func (c *converter) span(sp ptrace.Span, res *resourceAttrs) {
 		return
 	}
 	var a spanAttrs
-	a.read(sp.Attributes())
+	a.read(sp.Attributes(), c.aliases)
 	f.traceID = sp.TraceID()
 	f.name = sp.Name()
 	f.failed = sp.Status().Code() == ptrace.StatusCodeError

@@ -51,6 +51,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives lifecycle and failure logs; nil discards them.
 	Logger log.Logger
+	// Aliases are further attribute names to read (AliasesFor).
+	Aliases Aliases
 	// Spans bounds the start times accepted: a span older than MaxAge or
 	// further ahead than MaxFuture is rejected as partial success
 	// (greater_than_max_sample_age, too_far_in_future), as the Loki
@@ -65,6 +67,7 @@ type handler struct {
 	maxBody  int64
 	logger   log.Logger
 	bounds   Bounds
+	aliases  Aliases
 
 	bodies  sync.Pool // *bytes.Buffer
 	records sync.Pool // *[]record.Request
@@ -82,6 +85,7 @@ func NewHandler(c ingest.RequestConsumer, m *ingest.Metrics, opts Options) http.
 		maxBody:  opts.MaxBodyBytes,
 		logger:   opts.Logger,
 		bounds:   opts.Spans,
+		aliases:  opts.Aliases,
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
@@ -119,7 +123,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) export(ctx context.Context, enc encoding, body []byte) (rejects, error) {
 	recs := h.getRecords()
 	defer h.putRecords(recs)
-	conv := converter{rs: (*recs)[:0]}
+	conv := converter{rs: (*recs)[:0], aliases: h.aliases}
 	if h.bounds.MaxAge > 0 || h.bounds.MaxFuture > 0 {
 		conv.minStart, conv.maxStart = h.bounds.window()
 	}

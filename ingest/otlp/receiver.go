@@ -66,7 +66,7 @@ func ReceiverOptionsFromConfig(cfg *config.Config, logger log.Logger) (ReceiverO
 	}
 	return ReceiverOptions{
 		Options: Options{MaxBodyBytes: cfg.Server.MaxBodyBytes, Logger: logger,
-			Spans: Bounds{MaxAge: cfg.Logs.MaxAge, MaxFuture: cfg.Logs.MaxFuture}},
+			Spans: Bounds{MaxAge: cfg.Logs.MaxAge, MaxFuture: cfg.Logs.MaxFuture}, Aliases: AliasesFor(cfg.OTLP.Attributes)},
 		Parser:       p,
 		MaxLineBytes: cfg.Logs.MaxLineBytes,
 		Logs:         Bounds{MaxAge: cfg.Logs.MaxAge, MaxFuture: cfg.Logs.MaxFuture},

@@ -207,7 +207,7 @@ func (c *converter) resource(b []byte, res *resourceAttrs) error {
 					k attrKey
 					v attrValue
 				)
-				if k, v, err = keyValue(f.v); err == nil && k != keyNone {
+				if k, v, err = keyValue(f.v, c.aliases); err == nil && k != keyNone {
 					res.set(k, v)
 				}
 			}
@@ -309,7 +309,7 @@ func (c *converter) wireSpan(b []byte, res *resourceAttrs) error {
 		case 8:
 			sf.end = f.x
 		case 9:
-			k, v, err := keyValue(f.v)
+			k, v, err := keyValue(f.v, c.aliases)
 			if err != nil {
 				return err
 			}
@@ -333,7 +333,7 @@ func (c *converter) wireSpan(b []byte, res *resourceAttrs) error {
 // keyValue decodes a KeyValue: the key's attrKey, and the value when the
 // key is one a record reads. Values of other keys are still checked, as
 // pdata would decode them.
-func keyValue(b []byte) (attrKey, attrValue, error) {
+func keyValue(b []byte, al Aliases) (attrKey, attrValue, error) {
 	var (
 		key []byte
 		v   attrValue
@@ -349,10 +349,10 @@ func keyValue(b []byte) (attrKey, attrValue, error) {
 			}
 			switch {
 			case len(val) >= 2 && val[0] == 0x0a && int(val[1]) == len(val)-2: // string_value
-				return classify(view(key)), attrValue{kind: valueStr, s: view(val[2:])}, nil
+				return al.classify(view(key)), attrValue{kind: valueStr, s: view(val[2:])}, nil
 			case len(val) >= 2 && val[0] == 0x18: // int_value
 				if x, k := protowire.ConsumeVarint(val[1:]); k == len(val)-1 {
-					return classify(view(key)), attrValue{kind: valueInt, n: int64(x)}, nil
+					return al.classify(view(key)), attrValue{kind: valueInt, n: int64(x)}, nil
 				}
 			}
 		}
@@ -379,7 +379,7 @@ func keyValue(b []byte) (attrKey, attrValue, error) {
 			return 0, v, err
 		}
 	}
-	return classify(view(key)), v, nil
+	return al.classify(view(key)), v, nil
 }
 
 // anyValueWireTypes is the wire type of each known field of AnyValue.
