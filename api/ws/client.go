@@ -320,7 +320,7 @@ func (c *client) handle(data []byte) {
 
 func (h *Hub) parseRequest(m message) (request, error) {
 	r := request{view: m.View}
-	if _, ok := h.views[m.View]; ok {
+	if _, ok := h.views[m.View]; ok && !builtin(m.View) {
 		return parseRegistered(m)
 	}
 	if len(m.Params) > 0 {

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,6 +170,9 @@ func NewHub(v Viewer, opts Options) *Hub {
 		done:       make(chan struct{}),
 		clients:    map[*client]struct{}{},
 		views:      map[string]api.View{},
+	}
+	for _, v := range builtinViews(v) {
+		h.views[v.Name] = v
 	}
 	for _, v := range opts.Views {
 		h.views[v.Name] = v
@@ -385,23 +389,19 @@ func (h *Hub) tick() {
 func (h *Hub) compute(scope api.Scope, req request, now time.Time) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(h.ctx, h.opts.ViewTimeout)
 	defer cancel()
-	r := req.window.At(now)
-	var v any
-	var err error
-	switch req.view {
-	case viewOverview:
-		v, err = h.v.Overview(ctx, scope, r)
-	case viewDomain:
-		v, err = h.v.Domain(ctx, scope, req.domain, r)
-	case viewJourney:
-		v, err = h.v.Journey(ctx, scope, req.journey, r)
-	default:
-		if view, ok := h.views[req.view]; ok {
-			v, err = view.Compute(ctx, scope, req.params)
-		} else {
-			err = errors.New("unknown view") // parse rejects it first
-		}
+	view, ok := h.views[req.view]
+	if !ok {
+		return nil, errors.New("unknown view") // parse rejects it first
 	}
+	p := req.params
+	if builtin(req.view) {
+		// The built-in views take the hub's window at this tick.
+		r := req.window.At(now)
+		p = url.Values{"domain": {req.domain}, "journey": {req.journey},
+			"from_ns": {strconv.FormatInt(r.From.UnixNano(), 10)}, "to_ns": {strconv.FormatInt(r.To.UnixNano(), 10)},
+			"step_ns": {strconv.FormatInt(int64(r.Step), 10)}}
+	}
+	v, err := view.Compute(ctx, scope, p)
 	if err != nil {
 		return nil, err
 	}
@@ -422,8 +422,36 @@ func (h *Hub) publicError(err error) string {
 func (h *Hub) viewNames() []string {
 	names := []string{viewOverview, viewDomain, viewJourney}
 	for n := range h.views {
-		names = append(names, n)
+		if !builtin(n) {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names[3:])
 	return names
+}
+
+// builtin reports whether a view is one of the three the hub validates
+// itself (overview, domain, journey).
+func builtin(name string) bool {
+	return name == viewOverview || name == viewDomain || name == viewJourney
+}
+
+// builtinViews registers the Viewer's overview, domain and journey views
+// like any other: the hub computes every view through its registry.
+func builtinViews(v Viewer) []api.View {
+	rng := func(p url.Values) api.Range {
+		n := func(k string) int64 { x, _ := strconv.ParseInt(p.Get(k), 10, 64); return x }
+		return api.Range{From: time.Unix(0, n("from_ns")).UTC(), To: time.Unix(0, n("to_ns")).UTC(), Step: time.Duration(n("step_ns"))}
+	}
+	return []api.View{
+		{Name: viewOverview, Compute: func(ctx context.Context, s api.Scope, p url.Values) (any, error) {
+			return v.Overview(ctx, s, rng(p))
+		}},
+		{Name: viewDomain, Compute: func(ctx context.Context, s api.Scope, p url.Values) (any, error) {
+			return v.Domain(ctx, s, p.Get("domain"), rng(p))
+		}},
+		{Name: viewJourney, Compute: func(ctx context.Context, s api.Scope, p url.Values) (any, error) {
+			return v.Journey(ctx, s, p.Get("journey"), rng(p))
+		}},
+	}
 }
