@@ -59,6 +59,10 @@ type Options struct {
 	// Audit receives logins (websocket connections), denials (401, 403)
 	// and exports (raw rows); nil: none are recorded.
 	Audit *audit.Log
+	// Owners is the ownership index the pipeline normalises with
+	// (transform.Normaliser.Domains), shared so both place services alike;
+	// nil: built from the configuration.
+	Owners *transform.Domains
 	// Sources reports the ingest sources' health for GET /api/v1/sources;
 	// nil: the endpoint answers an empty list.
 	Sources func() []ingest.SourceStatus
@@ -132,7 +136,7 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 		logger:   opts.Logger,
 		now:      opts.Now,
 		ts:       transform.NewApdexTs(cfg),
-		owners:   transform.NewDomains(cfg),
+		owners:   opts.Owners,
 		domainTs: map[string]domainT{},
 		journeys: map[string]*journeyInfo{},
 		samples:  opts.Samples,
@@ -143,6 +147,9 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 	}
 	if a.samples == nil {
 		a.samples, _ = q.(store.SampleQuerier)
+	}
+	if a.owners == nil {
+		a.owners = transform.NewDomains(cfg)
 	}
 	for _, d := range cfg.Domains {
 		dt := domainT{t: cfg.DomainApdexT(d.ID)}

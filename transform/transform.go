@@ -149,3 +149,7 @@ func (n *Normaliser) journey(id string) string {
 	}
 	return n.bounds.journeys.admit(id)
 }
+
+// Domains returns the service and route ownership index, built once from
+// the configuration, for the views to place services as records are.
+func (n *Normaliser) Domains() *Domains { return n.domains }
