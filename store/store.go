@@ -74,32 +74,8 @@ type Store interface {
 	LogQuerier
 	SampleAppender
 	SampleQuerier
-	// Stats reports sizes for /metrics.
-	Stats() Stats
 	// Close flushes and releases everything. It is idempotent.
 	Close() error
-}
-
-// Stats describes a store's size.
-type Stats struct {
-	Rows           int64 // request rows held, sealed and open
-	OpenRows       int64 // rows in the open (in-memory) block
-	WALBytes       int64 // bytes in the write-ahead log
-	DiskBytes      int64 // bytes of sealed files
-	SealedFiles    int64
-	RollupCells    int64
-	AppendBatches  int64
-	LogRows        int64 // log rows held, sealed and open
-	LogRollupCells int64
-	// SampleRows and SampleRollupCells describe the samples table;
-	// SampleKeyOverflow counts samples the rollup put under an (other) key.
-	SampleRows        int64
-	SampleRollupCells int64
-	SampleKeyOverflow int64
-	// Quarantined counts the damaged sealed files moved aside since start;
-	// WALGaps the corrupt stretches skipped in the middle of WAL segments.
-	Quarantined int64
-	WALGaps     int64
 }
 
 // Dim names a dimension of the data model.

@@ -211,9 +211,10 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 			return
 		}
 		io.WriteString(w, "ready\n")
-		if s := st.Stats(); s.Quarantined > 0 || s.WALGaps > 0 {
-			fmt.Fprintf(w, "degraded: %d damaged sealed files quarantined (moved to quarantine/ in the data directory), %d corrupt WAL stretches skipped; see the log\n",
-				s.Quarantined, s.WALGaps)
+		if d, ok := st.(interface{ Degraded() string }); ok {
+			if msg := d.Degraded(); msg != "" {
+				fmt.Fprintf(w, "degraded: %s\n", msg)
+			}
 		}
 	})
 	mux.Handle("/", ui.Handler())
@@ -315,27 +316,10 @@ func ingestToken(cfg *config.Config) string {
 	return ""
 }
 
-// registerStoreMetrics exposes the store's sizes as gauges, and the
-// backend's own statistics when it is a prometheus.Collector.
+// registerStoreMetrics exports the backend's own statistics when it is a
+// prometheus.Collector (the embedded store is: noctua_embedded_*).
 func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
 	if c, ok := st.(prometheus.Collector); ok {
 		reg.MustRegister(c)
 	}
-	gauge := func(name, help string, f func(store.Stats) int64) {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-			func() float64 { return float64(f(st.Stats())) }))
-	}
-	gauge("noctua_store_rows", "Request rows held by the store.", func(s store.Stats) int64 { return s.Rows })
-	gauge("noctua_store_open_rows", "Rows in the open in-memory block.", func(s store.Stats) int64 { return s.OpenRows })
-	gauge("noctua_wal_bytes", "Bytes in the write-ahead log.", func(s store.Stats) int64 { return s.WALBytes })
-	gauge("noctua_store_disk_bytes", "Bytes of sealed Parquet files.", func(s store.Stats) int64 { return s.DiskBytes })
-	gauge("noctua_store_sealed_files", "Sealed Parquet files.", func(s store.Stats) int64 { return s.SealedFiles })
-	gauge("noctua_rollup_cells", "Rollup cells held in memory.", func(s store.Stats) int64 { return s.RollupCells })
-	gauge("noctua_store_log_rows", "Log rows held by the store.", func(s store.Stats) int64 { return s.LogRows })
-	gauge("noctua_log_rollup_cells", "Log rollup cells held in memory.", func(s store.Stats) int64 { return s.LogRollupCells })
-	gauge("noctua_store_sample_rows", "Sample rows held by the store.", func(s store.Stats) int64 { return s.SampleRows })
-	gauge("noctua_sample_rollup_cells", "Sample rollup cells held in memory.", func(s store.Stats) int64 { return s.SampleRollupCells })
-	gauge("noctua_store_sample_key_overflow", "Samples counted under an (other) key: past 10,000 series keys of one name or 10,000 names.", func(s store.Stats) int64 { return s.SampleKeyOverflow })
-	gauge("noctua_store_quarantined_files", "Damaged sealed files moved aside since start (their raw rows are no longer served).", func(s store.Stats) int64 { return s.Quarantined })
-	gauge("noctua_wal_corrupt_gaps", "Corrupt stretches skipped in the middle of WAL segments at start (entries there were lost; those after kept).", func(s store.Stats) int64 { return s.WALGaps })
 }

@@ -18,6 +18,10 @@ var (
 		"Rollup cells a table holds in memory.", []string{"table"}, nil)
 	descTableBatches = prometheus.NewDesc("noctua_embedded_table_append_batches_total",
 		"Batches appended to a table since start.", []string{"table"}, nil)
+	descQuarantined = prometheus.NewDesc("noctua_embedded_quarantined_files",
+		"Damaged sealed files moved aside since start (their raw rows are no longer served).", nil, nil)
+	descWALGaps = prometheus.NewDesc("noctua_embedded_wal_corrupt_gaps",
+		"Corrupt stretches skipped in the middle of WAL segments at start (entries there were lost; those after kept).", nil, nil)
 	descSampleOverflow = prometheus.NewDesc("noctua_embedded_sample_key_overflow_total",
 		"Samples counted under an (other) rollup key because their name had reached the bound of distinct keys.", nil, nil)
 )
@@ -27,7 +31,7 @@ var _ prometheus.Collector = (*Store)(nil)
 // Describe implements prometheus.Collector.
 func (s *Store) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTableRows, descTableOpenRows, descTableWAL, descTableDisk, descTableFiles,
-		descTableCells, descTableBatches, descSampleOverflow} {
+		descTableCells, descTableBatches, descSampleOverflow, descQuarantined, descWALGaps} {
 		ch <- d
 	}
 }
@@ -51,4 +55,7 @@ func (s *Store) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descTableBatches, prometheus.CounterValue, float64(t.st.batches), t.name)
 	}
 	ch <- prometheus.MustNewConstMetric(descSampleOverflow, prometheus.CounterValue, float64(s.smp.roll.Overflow()))
+	st := s.Stats()
+	ch <- prometheus.MustNewConstMetric(descQuarantined, prometheus.GaugeValue, float64(st.Quarantined))
+	ch <- prometheus.MustNewConstMetric(descWALGaps, prometheus.GaugeValue, float64(st.WALGaps))
 }

@@ -245,9 +245,9 @@ func (s *Store) enforceRetention() {
 // Stats implements store.Store. Rows, OpenRows and RollupCells count
 // requests, LogRows and LogRollupCells logs; WALBytes, DiskBytes,
 // SealedFiles and AppendBatches cover both tables.
-func (s *Store) Stats() store.Stats {
+func (s *Store) Stats() Stats {
 	r, l, m := s.req.stats(), s.logs.stats(), s.smp.stats()
-	return store.Stats{
+	return Stats{
 		Rows:              r.rows,
 		OpenRows:          r.openRows,
 		WALBytes:          r.walBytes + l.walBytes + m.walBytes,
@@ -280,4 +280,39 @@ func (s *Store) Close() error {
 		level.Info(s.opts.Logger).Log("msg", "embedded store closed", "dir", s.dir)
 	})
 	return err
+}
+
+// Stats describes the embedded store's size and damage: its own
+// statistics, exported in /metrics by its collector (collector.go).
+type Stats struct {
+	Rows           int64 // request rows held, sealed and open
+	OpenRows       int64 // rows in the open (in-memory) block
+	WALBytes       int64 // bytes in the write-ahead log
+	DiskBytes      int64 // bytes of sealed files
+	SealedFiles    int64
+	RollupCells    int64
+	AppendBatches  int64
+	LogRows        int64 // log rows held, sealed and open
+	LogRollupCells int64
+	// SampleRows and SampleRollupCells describe the samples table;
+	// SampleKeyOverflow counts samples the rollup put under an (other) key.
+	SampleRows        int64
+	SampleRollupCells int64
+	SampleKeyOverflow int64
+	// Quarantined counts the damaged sealed files moved aside since start;
+	// WALGaps the corrupt stretches skipped in the middle of WAL segments.
+	Quarantined int64
+	WALGaps     int64
+}
+
+// Degraded says what is wrong with the data directory ("" when nothing
+// is): damaged sealed files quarantined and corrupt WAL stretches skipped
+// since start, for /readyz.
+func (s *Store) Degraded() string {
+	st := s.Stats()
+	if st.Quarantined == 0 && st.WALGaps == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d damaged sealed files quarantined (moved to quarantine/ in the data directory), %d corrupt WAL stretches skipped; see the log",
+		st.Quarantined, st.WALGaps)
 }

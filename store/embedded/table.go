@@ -449,7 +449,7 @@ func (t *table[R, B, S]) enforceRetention(now time.Time) {
 	}
 }
 
-// tableStats is one table's share of store.Stats.
+// tableStats is one table's share of Stats.
 type tableStats struct {
 	rows, openRows, walBytes, diskBytes, files, cells, batches int64
 	quarantined, walGaps                                       int64

@@ -84,15 +84,6 @@ func (q *Store) Samples(ctx context.Context, sq store.SampleQuery) ([]record.Sam
 	return q.smp.Samples(ctx, q.sampleQuery(sq))
 }
 
-// Stats implements store.Store: the rows held.
-func (q *Store) Stats() store.Stats {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	q.smp.mu.RLock()
-	defer q.smp.mu.RUnlock()
-	return store.Stats{Rows: int64(len(q.rows)), OpenRows: int64(len(q.rows)), LogRows: int64(len(q.logs)), SampleRows: int64(len(q.smp.rows))}
-}
-
 // Close implements store.Store: later appends return store.ErrClosed; the
 // rows stay readable. It is idempotent.
 func (q *Store) Close() error {
