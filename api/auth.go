@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/ingest"
 )
 
 // Scope is who a caller is and what it may see. It is resolved from the
@@ -153,15 +154,20 @@ func (a *API) authenticateToken(tok string, roles []string) (Scope, error) {
 // Require serves h only to callers whose token has one of roles (every
 // caller when no token is configured): 401 without a token, 403 with
 // another role. It guards the write paths (config.RoleIngest, RoleNOC)
-// and /metrics (RoleMetrics, RoleNOC).
+// and /metrics (RoleMetrics, RoleNOC). With authentication on, the token's
+// name is the request's ingest.WithIdentity.
 func (a *API) Require(h http.Handler, roles ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := a.AuthenticateAs(r, roles...); err != nil {
+		s, err := a.AuthenticateAs(r, roles...)
+		if err != nil {
 			if errors.Is(err, ErrUnauthorized) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="noctua"`)
 			}
 			a.WriteError(w, r, err)
 			return
+		}
+		if s.AuthEnabled { // the sender's identity for ingest admission
+			r = r.WithContext(ingest.WithIdentity(r.Context(), s.Name))
 		}
 		h.ServeHTTP(w, r)
 	})

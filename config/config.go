@@ -43,8 +43,16 @@ type Server struct {
 	// MaxIngestBytes bounds the request body bytes all ingest endpoints
 	// hold at once (by Content-Length, or as a chunked body is read); a
 	// request past it gets 503 + Retry-After before its body is read.
-	MaxIngestBytes int64  `yaml:"max_ingest_bytes"`
-	UserHashSalt   string `yaml:"user_hash_salt"` // salt for hashing customer identifiers
+	MaxIngestBytes int64 `yaml:"max_ingest_bytes"`
+	// IngestRateBytes limits each sender (its ingest token's name when
+	// authentication is on, else its client address) to this many request
+	// bytes per second on every HTTP ingest endpoint; over it a request
+	// gets 429 + Retry-After before its body is read. 0 means no limit.
+	IngestRateBytes float64 `yaml:"ingest_rate_bytes"`
+	// IngestBurstBytes is the bytes a sender may send at once above
+	// IngestRateBytes; defaults to max(IngestRateBytes, MaxBodyBytes).
+	IngestBurstBytes int64  `yaml:"ingest_burst_bytes"`
+	UserHashSalt     string `yaml:"user_hash_salt"` // salt for hashing customer identifiers
 	// TLSCertFile and TLSKeyFile (PEM), when both are set, serve HTTPS and
 	// gRPC over TLS on the same listeners.
 	TLSCertFile string `yaml:"tls_cert_file"`
@@ -228,6 +236,9 @@ func (c *Config) SetDefaults() {
 	}
 	if s.MaxInflight == 0 {
 		s.MaxInflight = DefaultMaxInflight
+	}
+	if s.IngestBurstBytes == 0 && s.IngestRateBytes > 0 {
+		s.IngestBurstBytes = max(int64(s.IngestRateBytes), s.MaxBodyBytes)
 	}
 	if c.Apdex.DefaultT == 0 {
 		c.Apdex.DefaultT = DefaultApdexT

@@ -131,3 +131,22 @@ func TestScrapeDefaults(t *testing.T) {
 		t.Errorf("blackbox job defaults: %+v", b)
 	}
 }
+
+// TestIngestRateDefaults: the per-sender rate is off by default; when set,
+// its burst defaults to one body at the size limit (or one second of rate).
+func TestIngestRateDefaults(t *testing.T) {
+	c, err := Parse([]byte("domains: [{id: one, squad: One}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.IngestRateBytes != 0 || c.Server.IngestBurstBytes != 0 {
+		t.Errorf("rate %g burst %d, want off", c.Server.IngestRateBytes, c.Server.IngestBurstBytes)
+	}
+	c, err = Parse([]byte("server: {ingest_rate_bytes: 1048576}\ndomains: [{id: one, squad: One}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.IngestBurstBytes != c.Server.MaxBodyBytes {
+		t.Errorf("burst %d, want max_body_bytes %d", c.Server.IngestBurstBytes, c.Server.MaxBodyBytes)
+	}
+}

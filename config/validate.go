@@ -72,6 +72,12 @@ func (c *Config) validateServer(p *problems) {
 	if s.MaxIngestBytes < s.MaxBodyBytes {
 		p.add("server.max_ingest_bytes", "must be at least server.max_body_bytes (%d), got %d", s.MaxBodyBytes, s.MaxIngestBytes)
 	}
+	if s.IngestRateBytes < 0 {
+		p.add("server.ingest_rate_bytes", "must not be negative (0 means no limit), got %g", s.IngestRateBytes)
+	}
+	if s.IngestBurstBytes < 0 {
+		p.add("server.ingest_burst_bytes", "must not be negative, got %d", s.IngestBurstBytes)
+	}
 	if s.MaxInflight < 1 {
 		p.add("server.max_inflight", "must be at least 1, got %d", s.MaxInflight)
 	}

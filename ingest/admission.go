@@ -1,15 +1,14 @@
 package ingest
 
 import (
-	"net"
-
 	"errors"
 	"fmt"
-	"github.com/cespare/xxhash/v2"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -27,6 +26,9 @@ type Admission struct {
 	byID    map[string]int64 // bytes held per sender identity
 	refused *prometheus.CounterVec
 	held    prometheus.GaugeFunc
+	rates   *senderRates // nil: no per-sender rate limit
+	limited *prometheus.CounterVec
+	now     func() time.Time
 }
 
 // DefaultIngestBytes is the admission budget when the configuration sets
@@ -36,7 +38,7 @@ const DefaultIngestBytes = 64 << 20
 // NewAdmission returns an admission of budget bytes, its counters
 // registered on reg (nil: not registered).
 func NewAdmission(budget int64, reg prometheus.Registerer) *Admission {
-	a := &Admission{budget: budget, byID: map[string]int64{}}
+	a := &Admission{budget: budget, byID: map[string]int64{}, now: time.Now}
 	a.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "noctua_ingest_admission_refused_total",
 		Help: "Ingest requests refused with 503 before their body was read, because the bytes in flight were at server.max_ingest_bytes.",
@@ -45,9 +47,22 @@ func NewAdmission(budget int64, reg prometheus.Registerer) *Admission {
 		Name: "noctua_ingest_bytes_in_flight",
 		Help: "Request body bytes admitted and not yet answered.",
 	}, func() float64 { a.mu.Lock(); defer a.mu.Unlock(); return float64(a.inUse) })
+	a.limited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "noctua_ingest_rate_limited_total",
+		Help: "Ingest requests refused with 429 before their body was read, because their sender was over server.ingest_rate_bytes.",
+	}, []string{"path"})
 	if reg != nil {
-		reg.MustRegister(a.refused, a.held)
+		reg.MustRegister(a.refused, a.held, a.limited)
 	}
+	return a
+}
+
+// WithRate limits each sender (see WithIdentity) to bytesPerSecond request
+// bytes, with bursts of up to burst bytes; over it a request gets 429 with
+// Retry-After before its body is read. bytesPerSecond <= 0 means no limit.
+// It must be called before a's handlers serve, and returns a.
+func (a *Admission) WithRate(bytesPerSecond float64, burst int64) *Admission {
+	a.rates = newSenderRates(bytesPerSecond, burst)
 	return a
 }
 
@@ -79,11 +94,13 @@ func (a *Admission) release(id string, n int64) {
 	a.mu.Unlock()
 }
 
-// identity names the sender of r for its fair share: its credentials
-// (hashed, so no secret is kept) when it sends any, else its address.
+// identity names the sender of r for its fair share and rate: the name
+// the authentication layer put in its context (WithIdentity, the ingest
+// token's name), else its client address. A header the server does not
+// check is never used, so a sender cannot take new identities at will.
 func identity(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		return strconv.FormatUint(xxhash.Sum64String(h), 36)
+	if id, ok := r.Context().Value(identityKey{}).(string); ok && id != "" {
+		return "token:" + id
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		return host
@@ -91,13 +108,19 @@ func identity(r *http.Request) string {
 	return r.RemoteAddr
 }
 
-// Wrap admits the requests of next: 503 with Retry-After at once when the
-// budget is spent.
+// Wrap admits the requests of next: 429 with Retry-After at once when the
+// sender is over its rate, 503 with Retry-After when the budget is spent.
 func (a *Admission) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := identity(r)
 		if r.ContentLength > 0 {
+			ok, wait, cancel := a.rates.take(id, r.ContentLength, a.now())
+			if !ok {
+				a.limit(w, r, wait)
+				return
+			}
 			if !a.acquire(id, r.ContentLength) {
+				cancel()
 				a.refuse(w, r)
 				return
 			}
@@ -112,6 +135,13 @@ func (a *Admission) Wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (a *Admission) limit(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	a.limited.WithLabelValues(r.URL.Path).Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+	w.Header().Set("Connection", "close") // the unread body is not drained
+	http.Error(w, "ingest rate limit exceeded for this sender (server.ingest_rate_bytes), retry later", http.StatusTooManyRequests)
 }
 
 func (a *Admission) refuse(w http.ResponseWriter, r *http.Request) {
@@ -146,6 +176,12 @@ func (ar *admittedReader) Read(p []byte) (int, error) {
 	}
 	n, err := ar.r.Read(p)
 	ar.read += int64(n)
+	if n > 0 { // charged as read: a body's length is known only at its end
+		if ok, _, _ := ar.a.rates.take(ar.id, int64(n), ar.a.now()); !ok {
+			ar.a.limited.WithLabelValues("(streamed)").Inc()
+			return 0, fmt.Errorf("%w: this sender is over server.ingest_rate_bytes", ErrRateLimited)
+		}
+	}
 	return n, err
 }
 
@@ -154,13 +190,16 @@ func (ar *admittedReader) Close() error { return ar.r.Close() }
 func (ar *admittedReader) done() { ar.a.release(ar.id, ar.held) }
 
 // BodyStatus maps an error reading a request body to its status: 413 over
-// the size limit, 503 when admission refused it mid-read, 400 otherwise.
+// the size limit, 503 when admission refused it mid-read (429 over its
+// sender's rate), 400 otherwise.
 func BodyStatus(err error) int {
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrOverloaded):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest
 }

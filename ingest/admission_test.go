@@ -175,7 +175,7 @@ func TestAdmissionFairShare(t *testing.T) {
 		<-release
 		io.Copy(io.Discard, r.Body)
 	}))
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(tokenNames(h))
 	defer srv.Close()
 	defer close(release)
 	post := func(token string, n int) chan int {

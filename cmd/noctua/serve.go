@@ -186,7 +186,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
-	admit := ingest.NewAdmission(cfg.Server.MaxIngestBytes, reg)
+	admit := ingest.NewAdmission(cfg.Server.MaxIngestBytes, reg).WithRate(cfg.Server.IngestRateBytes, cfg.Server.IngestBurstBytes)
 	writer := func(h http.Handler) http.Handler {
 		return views.Require(admit.Wrap(h), config.RoleIngest, config.RoleNOC)
 	}
