@@ -3,6 +3,7 @@ package transform
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Other is the value that replaces a service, API, journey or label set
@@ -11,8 +12,8 @@ import (
 const Other = "(other)"
 
 // Cardinality bounds on values that a client, not the configuration,
-// decides. Each keeps the first values it sees (for the life of the
-// process) and maps the rest to Other.
+// decides. Each admits at most its number of distinct values per
+// BoundInterval and maps the rest to Other (see boundedSet).
 const (
 	MaxUnknownServices   = 1000  // services no domain lists
 	MaxRoutesPerService  = 200   // API names of a configured service that no `match` names
@@ -25,34 +26,49 @@ const (
 	overflowKindLabels   = "log_label_sets"
 )
 
-// boundedSet admits at most max distinct values; it is safe for
-// concurrent use.
+// BoundInterval is the interval of the cardinality bounds: a value not
+// seen for one to two intervals gives its place up to a new one, so that a
+// burst of bogus names does not send every later newcomer to Other for the
+// life of the process.
+const BoundInterval = time.Hour
+
+// boundedSet admits at most max distinct values per interval; it is safe
+// for concurrent use. It holds the values seen in this interval (cur) and
+// those of the previous one not seen again yet (prev), at most max in all:
+// a value of prev keeps its place (it moves to cur when seen), and a new
+// value takes a free one. At each rotation prev is dropped and cur becomes
+// prev, so memory stays within max values.
 type boundedSet struct {
-	max      int
-	mu       sync.RWMutex
-	seen     map[string]struct{}
-	overflow *atomic.Uint64
+	max       int
+	mu        sync.RWMutex
+	cur, prev map[string]struct{}
+	overflow  *atomic.Uint64
 }
 
 func newBoundedSet(max int, overflow *atomic.Uint64) *boundedSet {
-	return &boundedSet{max: max, seen: map[string]struct{}{}, overflow: overflow}
+	return &boundedSet{max: max, cur: map[string]struct{}{}, prev: map[string]struct{}{}, overflow: overflow}
 }
 
 // admit returns v when it is already in the set or the set has room (it
 // is then added, as a copy), Other otherwise, counting the overflow.
 func (b *boundedSet) admit(v string) string {
 	b.mu.RLock()
-	_, ok := b.seen[v]
-	full := len(b.seen) >= b.max
-	b.mu.RUnlock()
+	_, ok := b.cur[v]
 	if ok {
+		b.mu.RUnlock()
 		return v
 	}
-	if !full {
+	_, old := b.prev[v]
+	full := len(b.cur)+len(b.prev) >= b.max
+	b.mu.RUnlock()
+	if old || !full {
 		b.mu.Lock()
-		if _, ok := b.seen[v]; ok || len(b.seen) < b.max {
+		_, ok := b.cur[v]
+		_, old := b.prev[v]
+		if ok || old || len(b.cur)+len(b.prev) < b.max {
 			if !ok {
-				b.seen[string([]byte(v))] = struct{}{} // v may alias a request buffer
+				b.cur[string([]byte(v))] = struct{}{} // v may alias a request buffer
+				delete(b.prev, v)
 			}
 			b.mu.Unlock()
 			return v
@@ -63,6 +79,23 @@ func (b *boundedSet) admit(v string) string {
 	return Other
 }
 
+// has reports whether v holds a place in the set.
+func (b *boundedSet) has(v string) bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	_, ok := b.cur[v]
+	_, old := b.prev[v]
+	return ok || old
+}
+
+// rotate starts a new interval: the values not seen in the last one give
+// their places up.
+func (b *boundedSet) rotate() {
+	b.mu.Lock()
+	b.prev, b.cur = b.cur, make(map[string]struct{}, len(b.cur))
+	b.mu.Unlock()
+}
+
 // bounds holds every cardinality bound of a Normaliser.
 type bounds struct {
 	services *boundedSet
@@ -70,21 +103,56 @@ type bounds struct {
 	labels   *boundedSet
 
 	mu     sync.RWMutex
-	routes map[string]*boundedSet // per service
+	routes map[string]*routeSet // per service
 
 	nServices, nAPIs, nJourneys, nLabels atomic.Uint64
+
+	now      func() time.Time
+	interval time.Duration
+	next     atomic.Int64 // Unix ns of the next rotation
+}
+
+// routeSet bounds the API names of one service.
+type routeSet struct {
+	*boundedSet
+	known bool // a configured service
 }
 
 func newBounds() *bounds {
-	b := &bounds{routes: map[string]*boundedSet{}}
+	b := &bounds{routes: map[string]*routeSet{}, now: time.Now, interval: BoundInterval}
 	b.services = newBoundedSet(MaxUnknownServices, &b.nServices)
 	b.journeys = newBoundedSet(MaxUnknownJourneys, &b.nJourneys)
 	b.labels = newBoundedSet(MaxLogLabelSets, &b.nLabels)
+	b.next.Store(b.now().Add(b.interval).UnixNano())
 	return b
 }
 
+// rotateIfDue starts a new interval of every bound when the current one is
+// over; the route sets of unknown services that lost their place go. It is
+// called once per batch, not per record.
+func (b *bounds) rotateIfDue() {
+	now := b.now().UnixNano()
+	next := b.next.Load()
+	if now < next || !b.next.CompareAndSwap(next, now+int64(b.interval)) {
+		return
+	}
+	b.services.rotate()
+	b.journeys.rotate()
+	b.labels.rotate()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for svc, s := range b.routes {
+		if !s.known && !b.services.has(svc) {
+			delete(b.routes, svc)
+			continue
+		}
+		s.rotate()
+	}
+}
+
 // route bounds the unconfigured API names of service (service itself
-// already bounded, so the number of route sets is bounded too).
+// already bounded, and the route sets of unknown services that lost their
+// place dropped at rotation, so the number of route sets is bounded too).
 func (b *bounds) route(service, api string, known bool) string {
 	b.mu.RLock()
 	s := b.routes[service]
@@ -96,7 +164,7 @@ func (b *bounds) route(service, api string, known bool) string {
 		}
 		b.mu.Lock()
 		if s = b.routes[service]; s == nil {
-			s = newBoundedSet(max, &b.nAPIs)
+			s = &routeSet{newBoundedSet(max, &b.nAPIs), known}
 			b.routes[string([]byte(service))] = s
 		}
 		b.mu.Unlock()

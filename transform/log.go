@@ -143,6 +143,7 @@ func isWordByte(c byte) bool {
 // Logs normalises every record of ls in place, as Log does, building the
 // rewritten messages of the batch in shared chunks.
 func (n *Normaliser) Logs(ls []record.Log) {
+	n.bounds.rotateIfDue()
 	var a arena
 	var m logMemo
 	for i := range ls {

@@ -71,6 +71,7 @@ func (n *Normaliser) Request(r *record.Request) {
 
 // Requests normalises every record of rs in place.
 func (n *Normaliser) Requests(rs []record.Request) {
+	n.bounds.rotateIfDue()
 	for i := range rs {
 		n.Request(&rs[i])
 	}
