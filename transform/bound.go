@@ -12,8 +12,8 @@ import (
 const Other = "(other)"
 
 // Cardinality bounds on values that a client, not the configuration,
-// decides. Each admits at most its number of distinct values per
-// BoundInterval and maps the rest to Other (see boundedSet).
+// decides. Each admits at most its number of distinct values per interval
+// (server.retention) and maps the rest to Other (see boundedSet).
 const (
 	MaxUnknownServices   = 1000  // services no domain lists
 	MaxRoutesPerService  = 200   // API names of a configured service that no `match` names
@@ -26,11 +26,14 @@ const (
 	overflowKindLabels   = "log_label_sets"
 )
 
-// BoundInterval is the interval of the cardinality bounds: a value not
-// seen for one to two intervals gives its place up to a new one, so that a
-// burst of bogus names does not send every later newcomer to Other for the
-// life of the process.
-const BoundInterval = time.Hour
+// defaultBoundInterval is the interval of the cardinality bounds when no
+// retention is set. It is otherwise the retention (server.retention): a
+// value not seen for a whole interval gives its place up to a new one, so
+// that a burst of bogus names does not send every later newcomer to Other
+// for the life of the process; and any range of stored rows, which spans at
+// most two intervals, holds at most twice each bound of distinct values, so
+// views over it stay bounded too.
+const defaultBoundInterval = 7 * 24 * time.Hour
 
 // boundedSet admits at most max distinct values per interval; it is safe
 // for concurrent use. It holds the values seen in this interval (cur) and
@@ -118,8 +121,11 @@ type routeSet struct {
 	known bool // a configured service
 }
 
-func newBounds() *bounds {
-	b := &bounds{routes: map[string]*routeSet{}, now: time.Now, interval: BoundInterval}
+func newBounds(interval time.Duration) *bounds {
+	if interval <= 0 {
+		interval = defaultBoundInterval
+	}
+	b := &bounds{routes: map[string]*routeSet{}, now: time.Now, interval: interval}
 	b.services = newBoundedSet(MaxUnknownServices, &b.nServices)
 	b.journeys = newBoundedSet(MaxUnknownJourneys, &b.nJourneys)
 	b.labels = newBoundedSet(MaxLogLabelSets, &b.nLabels)

@@ -17,7 +17,7 @@ func TestBoundsPerInterval(t *testing.T) {
 	n := exampleNormaliser(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	n.bounds.now = func() time.Time { return now }
-	n.bounds.next.Store(now.Add(BoundInterval).UnixNano())
+	n.bounds.next.Store(now.Add(n.bounds.interval).UnixNano())
 	n.bounds.services = newBoundedSet(3, &n.bounds.nServices)
 
 	place := func(services ...string) []string {
@@ -40,10 +40,10 @@ func TestBoundsPerInterval(t *testing.T) {
 	}
 	check("first interval", place("a", "b", "c", "d", "a"), "a", "b", "c", Other, "a")
 
-	now = now.Add(BoundInterval)
+	now = now.Add(n.bounds.interval)
 	check("second interval: b and c keep their places", place("a", "d"), "a", Other)
 
-	now = now.Add(BoundInterval)
+	now = now.Add(n.bounds.interval)
 	check("third interval: b and c unseen for an interval", place("d", "e", "f", "a", "b"), "d", "e", Other, "a", Other)
 
 	if got := n.Overflows()["unknown_services"]; got != 4 {
@@ -65,7 +65,7 @@ func TestRoutesPerInterval(t *testing.T) {
 	n := exampleNormaliser(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	n.bounds.now = func() time.Time { return now }
-	n.bounds.next.Store(now.Add(BoundInterval).UnixNano())
+	n.bounds.next.Store(now.Add(n.bounds.interval).UnixNano())
 	apis := func(routes ...string) []string {
 		rs := make([]record.Request, len(routes))
 		for i, r := range routes {
@@ -92,11 +92,11 @@ func TestRoutesPerInterval(t *testing.T) {
 	if others != 5 {
 		t.Fatalf("first interval: %d routes Other, want 5", others)
 	}
-	now = now.Add(BoundInterval)
+	now = now.Add(n.bounds.interval)
 	if got := apis("GET /new"); got[0] != Other {
 		t.Errorf("second interval: new route %q, want Other (the old ones keep their places)", got[0])
 	}
-	now = now.Add(BoundInterval)
+	now = now.Add(n.bounds.interval)
 	if got := apis("GET /new"); got[0] != "GET /new" {
 		t.Errorf("third interval: new route %q, want its own row", got[0])
 	}

@@ -45,7 +45,7 @@ func New(cfg *config.Config) (*Normaliser, error) {
 		apdex:    NewApdexTs(cfg),
 		users:    NewUserHasher(cfg.Server.UserHashSalt),
 		owners:   NewOwners(cfg),
-		bounds:   newBounds(),
+		bounds:   newBounds(cfg.Server.Retention),
 	}, nil
 }
 
