@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -18,7 +19,8 @@ import (
 // refused batch costs a header parse, not a read and a decode. Bytes are
 // counted on the wire, by Content-Length when the client sends one, and
 // otherwise as the body is read (a chunked body over the budget fails with
-// ErrOverloaded mid-read). It is safe for concurrent use.
+// ErrOverloaded mid-read). Large bodies are then handled in a lane of
+// fewer slots than cores (HeavyBytes). It is safe for concurrent use.
 type Admission struct {
 	budget  int64
 	mu      sync.Mutex
@@ -29,7 +31,18 @@ type Admission struct {
 	rates   *senderRates // nil: no per-sender rate limit
 	limited *prometheus.CounterVec
 	now     func() time.Time
+	// heavy holds a slot per large body being handled (HeavyBytes and
+	// more by Content-Length): at most one fewer than the cores, so that
+	// decoding big batches never takes every core from health checks,
+	// dashboards and small batches.
+	heavy   chan struct{}
+	waiting prometheus.Gauge
 }
+
+// HeavyBytes is the Content-Length from which a body is large: handled in
+// the heavy lane, at most GOMAXPROCS−1 (at least one) at once. Ordinary
+// exporter batches (hundreds of KB) never wait for it.
+const HeavyBytes = 1 << 20
 
 // DefaultIngestBytes is the admission budget when the configuration sets
 // none: four bodies at the default body limit.
@@ -38,7 +51,12 @@ const DefaultIngestBytes = 64 << 20
 // NewAdmission returns an admission of budget bytes, its counters
 // registered on reg (nil: not registered).
 func NewAdmission(budget int64, reg prometheus.Registerer) *Admission {
-	a := &Admission{budget: budget, byID: map[string]int64{}, now: time.Now}
+	a := &Admission{budget: budget, byID: map[string]int64{}, now: time.Now,
+		heavy: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
+	a.waiting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "noctua_ingest_heavy_waiting",
+		Help: "Admitted large request bodies waiting for a slot of the heavy lane (GOMAXPROCS-1 decoded at once).",
+	})
 	a.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "noctua_ingest_admission_refused_total",
 		Help: "Ingest requests refused with 503 before their body was read, because the bytes in flight were at server.max_ingest_bytes.",
@@ -52,7 +70,7 @@ func NewAdmission(budget int64, reg prometheus.Registerer) *Admission {
 		Help: "Ingest requests refused with 429 before their body was read, because their sender was over server.ingest_rate_bytes.",
 	}, []string{"path"})
 	if reg != nil {
-		reg.MustRegister(a.refused, a.held, a.limited)
+		reg.MustRegister(a.refused, a.held, a.limited, a.waiting)
 	}
 	return a
 }
@@ -125,6 +143,12 @@ func (a *Admission) Wrap(next http.Handler) http.Handler {
 				return
 			}
 			defer a.release(id, r.ContentLength)
+			if r.ContentLength >= HeavyBytes {
+				if !a.enterHeavy(r) {
+					return // the client went away while waiting
+				}
+				defer func() { <-a.heavy }()
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -135,6 +159,24 @@ func (a *Admission) Wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// enterHeavy waits for a slot of the heavy lane; the wait is bounded by
+// the admission budget, which the waiting body already holds.
+func (a *Admission) enterHeavy(r *http.Request) bool {
+	select {
+	case a.heavy <- struct{}{}:
+		return true
+	default:
+	}
+	a.waiting.Inc()
+	defer a.waiting.Dec()
+	select {
+	case a.heavy <- struct{}{}:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 func (a *Admission) limit(w http.ResponseWriter, r *http.Request, wait time.Duration) {

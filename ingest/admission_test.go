@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -203,5 +204,74 @@ func TestAdmissionFairShare(t *testing.T) {
 	release <- struct{}{}
 	if a, b := <-noisy1, <-other; a != 200 || b != 200 {
 		t.Fatalf("held requests: %d %d", a, b)
+	}
+}
+
+// TestAdmissionHeavyLane: large bodies are handled at most GOMAXPROCS−1 at
+// once, while small ones pass beside them, and the waiting ones are in
+// noctua_ingest_heavy_waiting.
+func TestAdmissionHeavyLane(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	reg := prometheus.NewRegistry()
+	adm := ingest.NewAdmission(100<<20, reg)
+	var mu sync.Mutex
+	heavyNow, heavyMax := 0, 0
+	release := make(chan struct{})
+	h := adm.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		if n < ingest.HeavyBytes {
+			return // a small batch: answered at once
+		}
+		mu.Lock()
+		heavyNow++
+		heavyMax = max(heavyMax, heavyNow)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		heavyNow--
+		mu.Unlock()
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock() // before srv.Close, should the test fail with handlers held
+	post := func(n int) chan int {
+		c := make(chan int, 1)
+		go func() {
+			resp, err := http.Post(srv.URL, "application/x-protobuf", bytes.NewReader(make([]byte, n)))
+			if err != nil {
+				c <- -1
+				return
+			}
+			resp.Body.Close()
+			c <- resp.StatusCode
+		}()
+		return c
+	}
+	var big []chan int
+	for range 5 {
+		big = append(big, post(2<<20))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for counterSum(t, reg, "noctua_ingest_heavy_waiting") != 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := counterSum(t, reg, "noctua_ingest_heavy_waiting"); got != 3 {
+		t.Fatalf("noctua_ingest_heavy_waiting %v, want 3 (5 large bodies, 2 slots)", got)
+	}
+	for range 4 {
+		if got := <-post(200 << 10); got != http.StatusOK {
+			t.Fatalf("small body beside the heavy lane: %d", got)
+		}
+	}
+	unblock()
+	for _, c := range big {
+		if got := <-c; got != http.StatusOK {
+			t.Errorf("large body: %d", got)
+		}
+	}
+	if heavyMax != 2 {
+		t.Errorf("%d large bodies handled at once, want 2 (GOMAXPROCS 3 − 1)", heavyMax)
 	}
 }

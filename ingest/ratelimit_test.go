@@ -118,7 +118,7 @@ func TestAdmissionIdentityIsNotAHeader(t *testing.T) {
 	}
 }
 
-// counterSum is the sum of the named counter's series in reg.
+// counterSum is the sum of the named counter's (or gauge's) series in reg.
 func counterSum(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -129,7 +129,7 @@ func counterSum(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	for _, mf := range mfs {
 		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}
