@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -144,7 +145,7 @@ func (a *Admission) Wrap(next http.Handler) http.Handler {
 			}
 			defer a.release(id, r.ContentLength)
 			if r.ContentLength >= HeavyBytes {
-				if !a.enterHeavy(r) {
+				if !a.enterHeavy(r.Context()) {
 					return // the client went away while waiting
 				}
 				defer func() { <-a.heavy }()
@@ -161,9 +162,37 @@ func (a *Admission) Wrap(next http.Handler) http.Handler {
 	})
 }
 
+// Admit admits a message of n bytes that its transport has already read
+// (a gRPC export), for the sender named in ctx by WithIdentity, else
+// peer: the same rate, budget and heavy lane as Wrap. It returns the
+// function that gives the bytes back, or an error wrapping ErrRateLimited
+// or ErrOverloaded, counted under path.
+func (a *Admission) Admit(ctx context.Context, peer string, n int64, path string) (release func(), err error) {
+	id := peer
+	if name, ok := ctx.Value(identityKey{}).(string); ok && name != "" {
+		id = "token:" + name
+	}
+	if ok, _, _ := a.rates.take(id, n, a.now()); !ok {
+		a.limited.WithLabelValues(path).Inc()
+		return nil, fmt.Errorf("%w: this sender is over server.ingest_rate_bytes", ErrRateLimited)
+	}
+	if !a.acquire(id, n) {
+		a.refused.WithLabelValues(path).Inc()
+		return nil, fmt.Errorf("%w: too many request bytes in flight", ErrOverloaded)
+	}
+	if n < HeavyBytes {
+		return func() { a.release(id, n) }, nil
+	}
+	if !a.enterHeavy(ctx) {
+		a.release(id, n)
+		return nil, ctx.Err()
+	}
+	return func() { <-a.heavy; a.release(id, n) }, nil
+}
+
 // enterHeavy waits for a slot of the heavy lane; the wait is bounded by
 // the admission budget, which the waiting body already holds.
-func (a *Admission) enterHeavy(r *http.Request) bool {
+func (a *Admission) enterHeavy(ctx context.Context) bool {
 	select {
 	case a.heavy <- struct{}{}:
 		return true
@@ -174,7 +203,7 @@ func (a *Admission) enterHeavy(r *http.Request) bool {
 	select {
 	case a.heavy <- struct{}{}:
 		return true
-	case <-r.Context().Done():
+	case <-ctx.Done():
 		return false
 	}
 }

@@ -4,28 +4,28 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"fmt"
 	"github.com/noctua-obs/noctua/api"
-	"github.com/noctua-obs/noctua/ingest"
-	"net"
-	"time"
-
 	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/ingest"
 	"github.com/noctua-obs/noctua/ingest/otlp"
 )
 
 // serveGRPC starts the OTLP/gRPC listener unless server.grpc_listen is
 // "off". Serve errors go to errc. stop drains the exports in flight for up
 // to otlp.GRPCShutdownGrace, then cuts the rest.
-func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, tlsCfg *tls.Config, track map[string]*ingest.Push, errc chan<- error) (addr string, stop func(), err error) {
+func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, tlsCfg *tls.Config, track map[string]*ingest.Push, admit *ingest.Admission, errc chan<- error) (addr string, stop func(), err error) {
 	if cfg.Server.GRPCListen == "off" {
 		return "off", func() {}, nil
 	}
@@ -33,7 +33,7 @@ func serveGRPC(cfg *config.Config, rcv *otlp.Receiver, views *api.API, tlsCfg *t
 	if err != nil {
 		return "", nil, fmt.Errorf("grpc listen: %w", err)
 	}
-	opts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(ingestAuth(views), trackHealth(track))}
+	opts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(ingestAuth(views), trackHealth(track), admitGRPC(admit))}
 	if tlsCfg != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	}
@@ -69,12 +69,41 @@ func ingestAuth(views *api.API) grpc.UnaryServerInterceptor {
 		if hdr == "" {
 			hdr = "Bearer "
 		}
-		if _, err := views.AuthenticateHeader(hdr, config.RoleIngest, config.RoleNOC); err != nil {
+		s, err := views.AuthenticateHeader(hdr, config.RoleIngest, config.RoleNOC)
+		if err != nil {
 			if errors.Is(err, api.ErrForbidden) {
 				return nil, status.Error(codes.PermissionDenied, err.Error())
 			}
 			return nil, status.Error(codes.Unauthenticated, err.Error())
 		}
+		if s.Name != "" {
+			ctx = ingest.WithIdentity(ctx, s.Name)
+		}
+		return h(ctx, req)
+	}
+}
+
+// admitGRPC holds each export's bytes in the HTTP paths' admission
+// budget, with the same per-sender rate and heavy lane, once
+// authenticated: Unavailable (or ResourceExhausted over the sender's rate)
+// with RetryInfo when refused. gRPC has read the message by then, so this
+// bounds the decoding, not the read (MaxRecvMsgSize and
+// MaxConcurrentStreams bound that).
+func admitGRPC(admit *ingest.Admission) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		sized, ok := req.(interface{ Len() int })
+		if !ok {
+			return h(ctx, req)
+		}
+		addr := ""
+		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+			addr, _, _ = net.SplitHostPort(p.Addr.String())
+		}
+		release, err := admit.Admit(ctx, addr, int64(sized.Len()), info.FullMethod)
+		if err != nil {
+			return nil, otlp.GRPCStatus(err)
+		}
+		defer release()
 		return h(ctx, req)
 	}
 }

@@ -243,7 +243,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, views, tlsCfg, otlpPush, errc)
+	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, views, tlsCfg, otlpPush, admit, errc)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func grpcExport(method string, export exportFunc) func(any, context.Context, fun
 		handle := func(ctx context.Context, req any) (any, error) {
 			resp, err := export(ctx, encProto, req.(*rawMessage).b)
 			if err != nil {
-				return nil, grpcStatus(err)
+				return nil, GRPCStatus(err)
 			}
 			b, err := resp.MarshalProto()
 			if err != nil {
@@ -84,9 +84,9 @@ func grpcExport(method string, export exportFunc) func(any, context.Context, fun
 	}
 }
 
-// grpcStatus maps an export error to the status the OTLP specification
+// GRPCStatus maps an export error to the status the OTLP specification
 // asks for.
-func grpcStatus(err error) error {
+func GRPCStatus(err error) error {
 	switch {
 	case errors.Is(err, errDecode):
 		return status.Error(codes.InvalidArgument, err.Error())
@@ -115,6 +115,9 @@ type rawMessage struct {
 	own []byte          // pooled copy target
 	ref mem.BufferSlice // gRPC's buffers, referenced until release
 }
+
+// Len returns the request's size in bytes, for admission.
+func (m *rawMessage) Len() int { return len(m.b) }
 
 // release drops the reference to gRPC's buffers.
 func (m *rawMessage) release() {
