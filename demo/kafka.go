@@ -103,7 +103,8 @@ func (o KafkaOptions) withDefaults() KafkaOptions {
 // headroom, its lag near zero. While a demo incident strikes a service
 // (Incident, called like Infra.Incident), the consumers of that service's
 // domain slow below their topic's rate and fall behind; when it ends they
-// catch up.
+// catch up. A group no domain of the configuration owns (kafka_groups) is
+// collected under unassigned and never slowed.
 type Kafka struct {
 	cfg  *config.Config
 	opts KafkaOptions

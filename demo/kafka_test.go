@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,6 +84,9 @@ func TestKafkaLagFollowsIncidents(t *testing.T) {
 	cluster, err := k.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(cluster.Brokers) != 1 || !strings.HasPrefix(cluster.Brokers[0], "127.0.0.1:") || cluster.Name != DemoKafkaCluster {
+		t.Fatalf("cluster %+v, want %q on one loopback broker", cluster, DemoKafkaCluster)
 	}
 	stopped := false
 	defer func() {
