@@ -277,12 +277,17 @@ func (k *Kafka) consume(ctx context.Context, cl *kgo.Client, s Stream, domain st
 		if ctx.Err() != nil || fs.IsClientClosed() {
 			return
 		}
+		failed := false
 		fs.EachError(func(topic string, p int32, err error) {
+			failed = true
 			if !errors.Is(err, context.Canceled) {
 				level.Debug(k.opts.Logger).Log("msg", "demo kafka: fetch failed", "group", s.Group, "topic", topic, "partition", p, "err", err)
 			}
 		})
 		recs := fs.Records()
+		if failed && len(recs) == 0 && !sleep(ctx, kafkaTick) { // no busy loop on a failing fetch
+			return
+		}
 		from := 0
 		for i := range recs {
 			speed := s.Rate * k.opts.Headroom
