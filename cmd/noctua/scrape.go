@@ -91,3 +91,21 @@ func demoInfra(ctx context.Context, cfg *config.Config, logger log.Logger) (*dem
 	level.Info(logger).Log("msg", "demo infrastructure: simulated exporters on loopback", "jobs", len(jobs))
 	return inf, nil
 }
+
+// demoKafka starts the demo bank's event streams on an in-process Kafka
+// cluster on loopback (demo.Kafka) and adds the cluster to cfg, so that the
+// real kafkalag source polls it. Call it before the sources are built. A
+// non-nil *demo.Kafka has started and stops when ctx ends, even when the
+// error is not nil.
+func demoKafka(ctx context.Context, cfg *config.Config, logger log.Logger) (*demo.Kafka, error) {
+	k := demo.NewKafka(cfg, demo.KafkaOptions{Logger: log.With(logger, "component", "demo-kafka")})
+	cl, err := k.Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Kafka.Clusters = append(cfg.Kafka.Clusters, cl)
+	if err := cfg.Validate(); err != nil {
+		return k, fmt.Errorf("demo kafka: %w", err)
+	}
+	return k, nil
+}

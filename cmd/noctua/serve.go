@@ -117,8 +117,16 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerStoreMetrics(reg, st)
 	var infra *demo.Infra
+	var streams *demo.Kafka
 	if f.demo {
 		if infra, err = demoInfra(ctx, cfg, logger); err != nil {
+			return err
+		}
+		streams, err = demoKafka(ctx, cfg, logger)
+		if streams != nil {
+			defer func() { cancel(); streams.Wait() }() // consumers leave their groups, then the cluster closes
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -258,11 +266,14 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if f.demo {
 		go func() {
 			err := demo.Run(ctx, cfg, demo.Options{
-				Endpoint:      base + "/v1/traces",
-				Token:         ingestToken(cfg),
-				Rate:          f.demoRate,
-				Logger:        log.With(logger, "component", "demo"),
-				OnSaturate:    infra.Incident,
+				Endpoint: base + "/v1/traces",
+				Token:    ingestToken(cfg),
+				Rate:     f.demoRate,
+				Logger:   log.With(logger, "component", "demo"),
+				OnSaturate: func(service string, end time.Time) {
+					infra.Incident(service, end)
+					streams.Incident(service, end)
+				},
 				IncidentFirst: f.incidents.first,
 				IncidentEvery: f.incidents.every,
 			})
