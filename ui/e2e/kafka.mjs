@@ -65,7 +65,10 @@ try {
   seen.stalled = rs;
   if (rs[0].health !== 'crit' || rs[1].health !== 'ok') throw new Error(`health ${rs[0].health} ${rs[1].health}`);
   if (rs[0].lag !== want.lag) throw new Error(`after the stall ${rs[0].lag} messages, want ${want.lag}`);
-  if (!(rs[0].points >= 1)) throw new Error('no lag chart');
+  if (!(rs[0].points >= 2)) throw new Error(`lag sparkline of ${rs[0].points} point(s)`);
+  // A uPlot chart of lag seconds per group, worst first, with the polls seen.
+  seen.charts = await page.$$eval('#kafka-charts .kchart', (cs) => cs.map((c) => ({ group: c.dataset.group, points: Number(c.querySelector('.kplot').dataset.points), canvas: !!c.querySelector('canvas') })));
+  if (seen.charts.map((c) => c.group).join() !== [want.lagging, want.caughtUp].join() || seen.charts.some((c) => !c.canvas || c.points < 2)) throw new Error(`charts ${JSON.stringify(seen.charts)}`);
   const statusText = await page.$eval(`#kafka-groups tr[data-group="${want.lagging}"] [data-metric="status"]`, (td) => td.textContent);
   if (statusText !== 'STALL') throw new Error(`status cell ${statusText}`);
 

@@ -107,13 +107,44 @@ const NoctuaKafka = (() => {
   // for a chart when the server sends no series (an older server, or the
   // chart's first minutes).
   const seen = new Map();
-  function valuesOf(g) {
-    if (Array.isArray(g.series) && g.series.length) return g.series.map((p) => p.lag_seconds);
+  // pointsOf returns a group's lag over the range: [{t (ms), v (s)}], the
+  // server's series when it sends one, else what this page saw.
+  function pointsOf(g) {
+    if (Array.isArray(g.series) && g.series.length) return g.series.map((p) => ({ t: Date.parse(p.t), v: p.lag_seconds }));
     let h = seen.get(K.key(g));
     if (!h) { h = []; seen.set(K.key(g), h); }
-    if (!h.length || h[h.length - 1].at !== g.at) h.push({ at: g.at, v: g.lag_seconds });
-    if (h.length > 300) h.shift();
-    return h.map((p) => p.v);
+    const t = Date.parse(g.at);
+    if (!isNaN(t) && (!h.length || h[h.length - 1].t < t)) h.push({ t, v: g.lag_seconds });
+    if (h.length > 600) h.shift();
+    return h;
+  }
+
+  // One uPlot chart of lag seconds per group (the worst MAX_CHARTS), in
+  // the table's order, updated in place.
+  const MAX_CHARTS = 12;
+  const charts = new Map();
+  function drawCharts(groups, pts) {
+    const box = document.getElementById('kafka-charts');
+    if (!box || typeof uPlot === 'undefined') return;
+    const shown = groups.slice(0, MAX_CHARTS);
+    keyed(box, shown, K.key, (g) => el('div', { class: 'chartbox kchart', 'data-group': g.group },
+      el('h3', {}, el('a', {}), ' ', el('span', { class: 'hint' })), el('div', { class: 'kplot' })),
+    (div, g) => {
+      setAttr(div, 'class', 'chartbox kchart h-' + K.health(g));
+      const [a, , hint] = div.firstChild.childNodes;
+      setText(a, g.group);
+      setAttr(a, 'href', K.href(g, rq));
+      setText(hint, `${g.domain} · ${g.status} · now ${K.dur(g.lag_seconds)}`);
+      let c = charts.get(K.key(g));
+      if (!c) {
+        c = Noctua.chart(div.lastChild, { height: 110, legend: false, series: [{ label: 'lag', color: '#f0883e', fill: '#f0883e22', fmt: K.dur }],
+          yfmt: (v) => K.dur(v).replace(/ (\d+ [smh])$/, '') });
+        charts.set(K.key(g), c);
+      }
+      const ps = pts.get(K.key(g)) || [];
+      c.update(ps.map((p) => p.t / 1000), ps.map((p) => p.v));
+    });
+    for (const k of [...charts.keys()]) if (!shown.some((g) => K.key(g) === k)) charts.delete(k);
   }
 
   function render(_, view) {
@@ -125,6 +156,7 @@ const NoctuaKafka = (() => {
     for (const g of groups) counts[K.health(g)] = (counts[K.health(g)] || 0) + 1;
     setText(document.getElementById('kafka-summary'), `${groups.length} group(s)` +
       ['crit', 'warn', 'nodata', 'ok'].filter((h) => counts[h]).map((h) => ` · ${counts[h]} ${{ crit: 'critical', warn: 'warning', nodata: 'unknown', ok: 'ok' }[h]}`).join(''));
+    const pts = new Map();
     keyed(tbody, groups, K.key, (g) => {
       const tr = el('tr', {});
       tr.addEventListener('click', (ev) => {
@@ -142,7 +174,9 @@ const NoctuaKafka = (() => {
       setAttr(tr, 'data-status', g.status);
       setAttr(tr, 'data-lag-offsets', String(g.lag_offsets));
       setAttr(tr, 'data-lag-seconds', String(g.lag_seconds));
-      const vals = valuesOf(g);
+      const ps = pointsOf(g);
+      pts.set(K.key(g), ps);
+      const vals = ps.map((p) => p.v);
       Noctua.rowCells(tr, [
         ['group', { sig: g.group + '|' + g.domain + '|' + g.cluster, build: () => el('a', { href: K.href(g, rq) }, g.group) }],
         ['cluster', g.cluster, 'dim'],
@@ -159,6 +193,7 @@ const NoctuaKafka = (() => {
         ['at', g.at && !g.at.startsWith('0001') ? Noctua.fmt.ago(g.at) + ' ago' : '–', 'dim'],
       ]);
     });
+    drawCharts(groups, pts);
     if (selected && Date.now() - lastDetail > 5000) detail();
   }
 

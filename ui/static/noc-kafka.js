@@ -49,7 +49,7 @@
         setText(st, g.status);
         setAttr(st, 'class', 'k-status kstatus h-' + h);
         setText(line, `${g.domain} · ${K.msgs(g.lag_offsets)} msg · ${K.dur(g.lag_seconds)} behind` + (g.trend ? ' · ' + g.trend : '') +
-          (g.lag_offsets ? ' · drain ' + K.drain(g) : ''));
+          (g.lag_offsets && 'drain_seconds' in g ? ' · drain ' + K.drain(g) : ''));
       });
   }
 
