@@ -138,7 +138,7 @@ const NoctuaKafka = (() => {
       let c = charts.get(K.key(g));
       if (!c) {
         c = Noctua.chart(div.lastChild, { height: 110, legend: false, series: [{ label: 'lag', color: '#f0883e', fill: '#f0883e22', fmt: K.dur }],
-          yfmt: (v) => K.dur(v).replace(/ (\d+ [smh])$/, '') });
+          yfmt: (v) => (v < 60 ? +v.toFixed(v < 10 ? 1 : 0) + ' s' : K.dur(v).replace(/ (\d+ [smh])$/, '')) });
         charts.set(K.key(g), c);
       }
       const ps = pts.get(K.key(g)) || [];

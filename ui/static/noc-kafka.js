@@ -24,6 +24,7 @@
     el('h2', {}, 'Kafka lag ', el('span', { class: 'hint' }, 'consumer groups not OK, worst first · ', el('a', { href: 'kafka.html?' + rq }, 'all groups'))),
     el('ol', { id: 'kafka-worst', class: 'kafka-worst', 'data-state': 'loading' }),
     el('div', { id: 'kafka-worst-more', class: 'hint' }));
+  panel.hidden = true;
   const top = main.querySelector('.wall-top');
   if (top) top.after(panel); else main.prepend(panel);
   let byDomain = {};
@@ -33,6 +34,7 @@
     const list = document.getElementById('kafka-worst');
     const items = bad.slice(0, MAX);
     list.dataset.state = groups.length ? (items.length ? 'data' : 'calm') : 'empty';
+    panel.hidden = !groups.length; // no Kafka configured, or nothing in range: no room taken on the wall
     setText(document.getElementById('kafka-worst-more'), !groups.length ? 'no consumer group in this range'
       : !bad.length ? `all ${groups.length} group(s) OK` : bad.length > MAX ? `and ${bad.length - MAX} more` : '');
     keyed(list, items, K.key, () => el('li', {}, el('a', {}), ' ', el('span', { class: 'k-status' }), el('div', { class: 'k-line' })),
