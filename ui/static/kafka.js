@@ -208,6 +208,14 @@ const NoctuaKafka = (() => {
     for (const tr of table.querySelectorAll('tbody tr')) tr.classList.toggle('selected', tr.dataset.group === s.group && (!s.cluster || tr.dataset.cluster === s.cluster));
     detail();
   }
+  function unselect() {
+    selected = null;
+    document.getElementById('kafka-detail').hidden = true;
+    const p = new URLSearchParams(location.search);
+    p.delete('group'); p.delete('cluster');
+    window.history.replaceState(null, '', location.pathname + '?' + p);
+    for (const tr of table.querySelectorAll('tbody tr.selected')) tr.classList.remove('selected');
+  }
   async function detail() {
     lastDetail = Date.now();
     const box = document.getElementById('kafka-detail');
@@ -226,7 +234,7 @@ const NoctuaKafka = (() => {
       setContent(box, JSON.stringify([s, g && g.status, g && g.lag_offsets, v.topics, v.partitions]), () => [
         el('h2', {}, 'Group ', el('span', { class: 'gname' }, s.group), ' ', el('span', { class: 'hint' },
           g ? `${g.cluster} · ${g.domain} · ${g.status} · ${K.msgs(g.lag_offsets)} message(s) behind · ${K.dur(g.lag_seconds)}` : 'no data in this range'),
-        ' ', el('button', { type: 'button', class: 'close', onclick: () => { selected = null; box.hidden = true; } }, 'close')),
+        ' ', el('button', { type: 'button', class: 'close', onclick: unselect }, 'close')),
         el('div', { class: 'kafka-detail-tables' },
           el('table', { id: 'kafka-topics', class: 'grid' },
             el('thead', {}, el('tr', {}, el('th', {}, 'Topic'), el('th', { class: 'n' }, 'lag (messages)'), el('th', { class: 'n' }, 'partitions with a commit'))),
