@@ -1,9 +1,10 @@
 // Package ui serves the browser dashboard: the NOC wall (and its dense
-// mode), the squad (domain), journey, Apdex and log search pages, plain
-// HTML and JavaScript embedded into the binary, with uPlot vendored under
-// static/vendor for the charts. The pages stay live over the websocket API
-// (/ws), or read the REST API once for a fixed range; nothing is built at
-// install time and nothing is loaded from the network.
+// mode), the squad (domain), journey, Apdex, infrastructure, Kafka-lag and
+// log search pages, plain HTML and JavaScript embedded into the binary,
+// with uPlot vendored under static/vendor for the charts. The pages stay
+// live over the websocket API (/ws), or read the REST API once for a fixed
+// range; nothing is built at install time and nothing is loaded from the
+// network.
 package ui
 
 import (

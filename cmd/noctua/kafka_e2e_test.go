@@ -1,72 +1,124 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
-	"fmt"
-	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/noctua-obs/noctua/api"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// TestDemoKafka starts the real binary with its demo and reads GET
-// /api/v1/kafka as the NOC: the demo's in-process cluster is polled by the
-// real kafkalag source (cluster "demo"), and every stream's consumer group
-// is there under the domain config/example.yaml gives it, every partition
-// committed. (How the lag follows the incidents: demo's
-// TestKafkaLagFollowsIncidents.)
-func TestDemoKafka(t *testing.T) {
+// TestBrowserKafka runs the real binary against a Kafka-protocol cluster
+// (franz-go's kfake, over TCP) where the consumer group payments-ledger
+// (domain payments) committed behind what was produced and then stopped
+// committing, and transfers-sink (domain transfers) is caught up. It drives
+// Debian's chromium through the Kafka-lag page, the NOC page's add-on
+// (noc-kafka.js) and the squad page's panel (kafka-panel.js) with
+// ui/e2e/kafka.mjs: the exact lags produced and committed, worst first, the
+// stalled group's STALL once the evaluation window fills, its topics and
+// partitions, the kafka line and colour of its domain's NOC tile, and the
+// squads' scopes.
+func TestBrowserKafka(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the binary")
+		t.Skip("browser test skipped in -short mode")
 	}
-	bin := buildBinary(t)
-	base := baseOf(startServer(t, bin, "--demo", "--demo.rate", "50", "--demo.incident-every", "-1s"))
-	want := map[string]string{
-		"payment-settler":            "payments",
-		"transfer-settlement-worker": "transfers",
-		"notification-sender":        "customer-accounts",
-		"card-ledger":                "cards",
+	script, _ := filepath.Abs(filepath.Join("..", "..", "ui", "e2e", "kafka.mjs"))
+	_, errNode := exec.LookPath("node")
+	_, errChromium := os.Stat("/usr/bin/chromium")
+	_, errPW := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core"))
+	if errNode != nil || errChromium != nil || errPW != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("browser test needs node, /usr/bin/chromium and playwright-core (run scripts/deps.sh): %v %v %v", errNode, errChromium, errPW)
+		}
+		t.Skipf("browser test needs node, chromium and playwright-core (run scripts/deps.sh)")
 	}
-	check := func() error {
-		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/kafka?range=5m", nil)
-		req.Header.Set("Authorization", "Bearer noc-demo-token")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %s", resp.Status)
-		}
-		var v api.KafkaView
-		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-			return err
-		}
-		got := map[string]api.KafkaRow{}
-		for _, g := range v.Groups {
-			got[g.Group] = g
-		}
-		for g, d := range want {
-			r, ok := got[g]
-			switch {
-			case !ok:
-				return fmt.Errorf("%s missing in %+v", g, v.Groups)
-			case r.Cluster != "demo" || r.Domain != d || r.Coverage != 1:
-				return fmt.Errorf("%s: %+v, want cluster demo, domain %s, coverage 1", g, r, d)
-			}
-		}
-		return nil
+
+	// The cluster: payments.ledger has 2 partitions, transfers.settle 1.
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "payments.ledger"), kfake.SeedTopics(1, "transfers.settle"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second) // polls every 5 s
-	for {
-		err := check()
-		if err == nil {
-			return
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx := context.Background()
+	produce := func(topic string, p int32, n int) {
+		t.Helper()
+		rs := make([]*kgo.Record, n)
+		for i := range rs {
+			rs[i] = &kgo.Record{Topic: topic, Partition: p, Value: []byte("x")}
 		}
-		if time.Now().After(deadline) {
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Second)
+	}
+	adm := kadm.NewClient(cl)
+	commit := func(group, topic string, at map[int32]int64) {
+		t.Helper()
+		os := kadm.Offsets{}
+		for p, o := range at {
+			os.Add(kadm.Offset{Topic: topic, Partition: p, At: o, LeaderEpoch: -1})
+		}
+		if _, err := adm.CommitOffsets(ctx, group, os); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// payments-ledger consumed part of the first messages, then more were
+	// produced while its commit stayed where it was: 20−5 + 25−5 = 35
+	// behind, its commit frozen (STALL once the window fills).
+	produce("payments.ledger", 0, 10)
+	produce("payments.ledger", 1, 10)
+	commit("payments-ledger", "payments.ledger", map[int32]int64{0: 5, 1: 5})
+	produce("payments.ledger", 0, 10)
+	produce("payments.ledger", 1, 15)
+	// transfers-sink consumed everything: no lag.
+	produce("transfers.settle", 0, 12)
+	commit("transfers-sink", "transfers.settle", map[int32]int64{0: 12})
+
+	example, err := os.ReadFile(filepath.Join("..", "..", "config", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(example)
+	for _, r := range [][2]string{
+		{"    squad: Payments\n", "    squad: Payments\n    kafka_groups: [{group: payments-ledger}]\n"},
+		{"    squad: Transfers\n", "    squad: Transfers\n    kafka_groups: [{group: transfers-sink}]\n"},
+	} {
+		if !strings.Contains(cfg, r[0]) {
+			t.Fatalf("config/example.yaml has no %q line", r[0])
+		}
+		cfg = strings.Replace(cfg, r[0], r[1], 1)
+	}
+	brokers, _ := json.Marshal(c.ListenAddrs())
+	cfg += "\nkafka:\n  clusters:\n    - {name: test, brokers: " + string(brokers) + ", interval: 1s}\n"
+	cfgPath := filepath.Join(t.TempDir(), "noctua.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// With --config the server prints no token: the example's NOC token.
+	url := baseOf(startServer(t, buildBinary(t), "--config", cfgPath)) + "/?token=noc-demo-token"
+	want, _ := json.Marshal(map[string]any{
+		"lagging": "payments-ledger", "laggingDomain": "payments", "lag": 35, "topic": "payments.ledger",
+		"partitions": map[string]int{"0": 15, "1": 20},
+		"caughtUp":   "transfers-sink", "caughtUpDomain": "transfers",
+		"otherSquadToken": "transfers-demo-token", "squadToken": "payments-demo-token",
+	})
+	nodeCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(nodeCtx, "node", script, url, artifactsDir(t), string(want)).CombinedOutput()
+	t.Logf("browser: %s", out)
+	if err != nil {
+		t.Fatalf("browser test failed: %v", err)
 	}
 }
