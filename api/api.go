@@ -63,6 +63,10 @@ type Options struct {
 	// (transform.Normaliser.Domains), shared so both place services alike;
 	// nil: built from the configuration.
 	Owners *transform.Domains
+	// SampleOwners is the pipeline's index of hosts, probes and consumer
+	// groups (transform.Normaliser.Owners); nil: built from the
+	// configuration.
+	SampleOwners *transform.Owners
 	// Sources reports the ingest sources' health for GET /api/v1/sources;
 	// nil: the endpoint answers an empty list.
 	Sources func() []ingest.SourceStatus
@@ -81,6 +85,7 @@ type API struct {
 	sinces sinceCache // when burning journeys began to burn, cached
 
 	owners      *transform.Domains // service -> domain, as transform places records
+	groupOwners *transform.Owners  // consumer group -> domain, journey, thresholds
 	domainTs    map[string]domainT // domain id -> its default T and whether its APIs differ
 	journeys    map[string]*journeyInfo
 	journeyList []*journeyInfo // configuration order
@@ -130,26 +135,30 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 		}
 	}
 	a := &API{
-		cfg:      cfg,
-		q:        q,
-		logs:     opts.Logs,
-		logger:   opts.Logger,
-		now:      opts.Now,
-		ts:       transform.NewApdexTs(cfg),
-		owners:   opts.Owners,
-		domainTs: map[string]domainT{},
-		journeys: map[string]*journeyInfo{},
-		samples:  opts.Samples,
-		scrape:   opts.Scrape,
-		digests:  tokenDigests(cfg),
-		audit:    opts.Audit,
-		sources:  opts.Sources,
+		cfg:         cfg,
+		q:           q,
+		logs:        opts.Logs,
+		logger:      opts.Logger,
+		now:         opts.Now,
+		ts:          transform.NewApdexTs(cfg),
+		owners:      opts.Owners,
+		groupOwners: opts.SampleOwners,
+		domainTs:    map[string]domainT{},
+		journeys:    map[string]*journeyInfo{},
+		samples:     opts.Samples,
+		scrape:      opts.Scrape,
+		digests:     tokenDigests(cfg),
+		audit:       opts.Audit,
+		sources:     opts.Sources,
 	}
 	if a.samples == nil {
 		a.samples, _ = q.(store.SampleQuerier)
 	}
 	if a.owners == nil {
 		a.owners = transform.NewDomains(cfg)
+	}
+	if a.groupOwners == nil {
+		a.groupOwners = transform.NewOwners(cfg)
 	}
 	for _, d := range cfg.Domains {
 		dt := domainT{t: cfg.DomainApdexT(d.ID)}

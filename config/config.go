@@ -148,6 +148,10 @@ type KafkaGroup struct {
 	Group   string `yaml:"group"`
 	Pattern string `yaml:"pattern"`
 	Journey string `yaml:"journey"`
+	// LagWarn and LagCrit are this group's time-lag thresholds (amber,
+	// red), over its cluster's; 0: the cluster's.
+	LagWarn time.Duration `yaml:"lag_warn"`
+	LagCrit time.Duration `yaml:"lag_crit"`
 }
 
 // Service is a deployable owned by a domain.

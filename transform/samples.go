@@ -19,8 +19,9 @@ type Owners struct {
 }
 
 type groupRule struct {
-	domain, journey string
-	re              *regexp.Regexp
+	domain string
+	entry  config.KafkaGroup
+	re     *regexp.Regexp
 }
 
 // NewOwners indexes a validated configuration. Invalid group patterns are
@@ -45,7 +46,7 @@ func NewOwners(cfg *config.Config) *Owners {
 			o.probeDomain[p.Target] = d.ID
 		}
 		for _, g := range d.KafkaGroups {
-			r := groupRule{domain: d.ID, journey: g.Journey}
+			r := groupRule{domain: d.ID, entry: g}
 			if g.Group != "" {
 				o.groups[g.Group] = r
 				continue
@@ -84,13 +85,21 @@ func (o *Owners) Probe(target string) (p config.Probe, domain string, ok bool) {
 // Group returns the domain and journey owning a consumer group, or
 // record.Unassigned and "".
 func (o *Owners) Group(group string) (domain, journey string) {
+	d, e, _ := o.GroupEntry(group)
+	return d, e.Journey
+}
+
+// GroupEntry returns the domain owning a consumer group and its
+// kafka_groups entry (exact names first, then patterns in configuration
+// order); record.Unassigned and false when no rule owns it.
+func (o *Owners) GroupEntry(group string) (domain string, entry config.KafkaGroup, ok bool) {
 	if r, ok := o.groups[group]; ok {
-		return r.domain, r.journey
+		return r.domain, r.entry, true
 	}
 	for _, r := range o.patterns {
 		if r.re.MatchString(group) {
-			return r.domain, r.journey
+			return r.domain, r.entry, true
 		}
 	}
-	return record.Unassigned, ""
+	return record.Unassigned, config.KafkaGroup{}, false
 }

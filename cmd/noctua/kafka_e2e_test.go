@@ -22,7 +22,7 @@ import (
 // Debian's chromium through the Kafka-lag page, the NOC page's add-on
 // (noc-kafka.js) and the squad page's panel (kafka-panel.js) with
 // ui/e2e/kafka.mjs: the exact lags produced and committed, worst first, the
-// stalled group's STALL once the evaluation window fills, its topics and
+// stopped group's STOP (no member, commit frozen), its topics and
 // partitions, the kafka line and colour of its domain's NOC tile, and the
 // squads' scopes.
 func TestBrowserKafka(t *testing.T) {
@@ -75,7 +75,7 @@ func TestBrowserKafka(t *testing.T) {
 	}
 	// payments-ledger consumed part of the first messages, then more were
 	// produced while its commit stayed where it was: 20−5 + 25−5 = 35
-	// behind, its commit frozen (STALL once the window fills).
+	// behind, its commit frozen and no member in the group: STOP.
 	produce("payments.ledger", 0, 10)
 	produce("payments.ledger", 1, 10)
 	commit("payments-ledger", "payments.ledger", map[int32]int64{0: 5, 1: 5})
@@ -91,8 +91,8 @@ func TestBrowserKafka(t *testing.T) {
 	}
 	cfg := string(example)
 	for _, r := range [][2]string{
-		{"    squad: Payments\n", "    squad: Payments\n    kafka_groups: [{group: payments-ledger}]\n"},
-		{"    squad: Transfers\n", "    squad: Transfers\n    kafka_groups: [{group: transfers-sink}]\n"},
+		{"      - {group: payment-settler, journey: pay-bill}\n", "      - {group: payment-settler, journey: pay-bill}\n      - {group: payments-ledger}\n"},
+		{"      - {pattern: \"transfer-settlement-.*\", journey: domestic-transfer}\n", "      - {pattern: \"transfer-settlement-.*\", journey: domestic-transfer}\n      - {group: transfers-sink}\n"},
 	} {
 		if !strings.Contains(cfg, r[0]) {
 			t.Fatalf("config/example.yaml has no %q line", r[0])

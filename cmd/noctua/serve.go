@@ -181,7 +181,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		return err
 	}
 	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes, Audit: auditLog,
-		Sources: sources.Statuses, Owners: norm.Domains()})
+		Sources: sources.Statuses, Owners: norm.Domains(), SampleOwners: norm.Owners()})
 	hub := ws.NewHub(views, ws.Options{
 		Interval:       cfg.Server.LiveInterval,
 		AllowedOrigins: cfg.Server.AllowedOrigins,

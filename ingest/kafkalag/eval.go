@@ -6,29 +6,47 @@ import (
 )
 
 // Point is one poll of a partition: the group's committed offset and the
-// partition's log-end offset at TS.
+// partition's log-end offset (the last stable offset, so that a
+// transactional topic read to its end is not lagging) at TS. Orphan
+// reports that no member of the group owned the partition at that poll.
 type Point struct {
 	TS          time.Time
 	Commit, End int64
+	Orphan      bool
 }
 
 // Status is a partition's (or, the worst of them, a group's) state in
-// Burrow's terms.
+// Burrow's terms. The numbers are stored (kafka_group_status) and ordered
+// by severity, so that a group's status is the highest of its partitions'.
 type Status int
 
-// Statuses, worst last.
+// Statuses, least severe first.
 const (
 	StatusWarming Status = iota // fewer polls than the window holds: not judged yet
 	StatusOK
 	StatusWarn   // lag growing over the window (its trend, tolerant of a dip)
-	StatusStall  // lag above zero and the commit not moving over the window
-	StatusRewind // the committed offset went backwards
+	StatusRewind // the committed offset went backwards (a reset, or a replay)
+	StatusStall  // a consumer owns the partition, lag above zero, its commit not moving over the window
+	StatusStop   // no consumer owns the partition, lag above zero and the commit not moving
+	StatusErr    // the group or the partition could not be read (describe, offset fetch or listing failed)
 )
 
-var statusNames = [...]string{"warming up", "OK", "WARN", "STALL", "REWIND"}
+var statusNames = [...]string{"warming up", "OK", "WARN", "REWIND", "STALL", "STOP", "ERR"}
 
 // String returns the status as shown: "OK", "WARN", ..., "warming up".
 func (s Status) String() string { return statusNames[s] }
+
+// Verdict is a window judged at its newest poll.
+type Verdict struct {
+	Status Status
+	// Lag is the time lag: how long ago the message at the committed
+	// offset was written, 0 when caught up or idle, never negative.
+	Lag time.Duration
+	// ConsumeRate and ProduceRate are messages per second over the
+	// window (commit and log-end progress); Trend is the lag's
+	// least-squares slope in messages per second. All 0 below two polls.
+	ConsumeRate, ProduceRate, Trend float64
+}
 
 // Window keeps a partition's last Size polls.
 type Window struct {
@@ -56,65 +74,81 @@ func (w *Window) Add(p Point) {
 // Len returns the polls held.
 func (w *Window) Len() int { return len(w.points) }
 
-// Evaluate judges the window at its newest poll: the status and the lag in
-// seconds — how long ago the message at the committed offset was written,
-// interpolated between polls of the log-end offset, 0 when caught up or
-// idle, extrapolated at the window's produce rate (and clamped) when older
-// than the window; never negative or NaN.
-func (w *Window) Evaluate() (Status, time.Duration) {
+// Evaluate judges the window at its newest poll: the status, the lag in
+// seconds — interpolated between polls of the log-end offset, extrapolated
+// at the window's produce rate (and clamped) when older than the window —
+// and the rates.
+func (w *Window) Evaluate() Verdict {
 	n := len(w.points)
 	if n == 0 {
-		return StatusWarming, 0
+		return Verdict{Status: StatusWarming}
 	}
-	last := w.points[n-1]
-	lagS := w.timeLag(last)
+	last, first := w.points[n-1], w.points[0]
+	v := Verdict{Lag: w.timeLag(last)}
+	if span := last.TS.Sub(first.TS).Seconds(); n > 1 && span > 0 {
+		v.ConsumeRate = float64(last.Commit-first.Commit) / span
+		v.ProduceRate = float64(last.End-first.End) / span
+		v.Trend = w.slope() / (span / float64(n-1))
+	}
+	lagNow := last.End - last.Commit
 	for i := 1; i < n; i++ {
 		if w.points[i].Commit < w.points[i-1].Commit {
-			return StatusRewind, lagS
+			v.Status = StatusRewind
+			return v
 		}
 	}
-	if n < w.Size {
-		return StatusWarming, lagS
+	if last.Orphan && lagNow > 0 && n > 1 && w.points[n-2].Commit == last.Commit {
+		v.Status = StatusStop // nobody consumes it: no need to wait for the window
+		return v
 	}
-	lags := make([]float64, n)
+	if n < w.Size {
+		v.Status = StatusWarming
+		return v
+	}
 	anyZero := false
-	for i, p := range w.points {
-		lags[i] = float64(max(p.End-p.Commit, 0))
-		anyZero = anyZero || lags[i] == 0
+	for _, p := range w.points {
+		anyZero = anyZero || p.End <= p.Commit
 	}
 	switch {
 	case anyZero:
-		return StatusOK, lagS
-	case w.points[0].Commit == last.Commit:
-		return StatusStall, lagS
-	case trendUp(lags):
-		return StatusWarn, lagS
+		v.Status = StatusOK
+	case first.Commit == last.Commit:
+		v.Status = StatusStall
+	case w.trendUp():
+		v.Status = StatusWarn
+	default:
+		v.Status = StatusOK
 	}
-	return StatusOK, lagS
+	return v
 }
 
-// trendUp reports whether a least-squares line through the lags rises by
-// more than one message over the window and most steps do not fall: one
-// dip does not hide growth, as Burrow's strict rule would.
-func trendUp(lags []float64) bool {
-	n := float64(len(lags))
+// slope is the least-squares slope of the lag in messages per poll.
+func (w *Window) slope() float64 {
+	n := float64(len(w.points))
 	var sx, sy, sxx, sxy float64
-	for i, y := range lags {
-		x := float64(i)
+	for i, p := range w.points {
+		x, y := float64(i), float64(max(p.End-p.Commit, 0))
 		sx, sy, sxx, sxy = sx+x, sy+y, sxx+x*x, sxy+x*y
 	}
 	den := n*sxx - sx*sx
 	if den == 0 {
-		return false
+		return 0
 	}
-	slope := (n*sxy - sx*sy) / den
+	return (n*sxy - sx*sy) / den
+}
+
+// trendUp reports whether a least-squares line through the lags rises by
+// more than one message over the window and at most one step falls: one
+// dip does not hide growth, as Burrow's strict rule would.
+func (w *Window) trendUp() bool {
 	falls := 0
-	for i := 1; i < len(lags); i++ {
-		if lags[i] < lags[i-1] {
+	for i := 1; i < len(w.points); i++ {
+		a, b := w.points[i-1], w.points[i]
+		if max(b.End-b.Commit, 0) < max(a.End-a.Commit, 0) {
 			falls++
 		}
 	}
-	return slope*(n-1) > 1 && falls <= 1
+	return w.slope()*float64(len(w.points)-1) > 1 && falls <= 1
 }
 
 // timeLag is the age of the committed offset at poll p.

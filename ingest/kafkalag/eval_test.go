@@ -6,12 +6,12 @@ import (
 )
 
 // scripted builds a window from commits and log-end offsets, one poll every
-// 10 s.
-func scripted(commits, ends []int64) *Window {
+// 10 s; orphan marks the polls at which no consumer owned the partition.
+func scripted(commits, ends []int64, orphan ...bool) *Window {
 	w := &Window{Size: len(commits)}
 	t0 := time.Unix(1_700_000_000, 0)
 	for i := range commits {
-		w.Add(Point{TS: t0.Add(time.Duration(i) * 10 * time.Second), Commit: commits[i], End: ends[i]})
+		w.Add(Point{TS: t0.Add(time.Duration(i) * 10 * time.Second), Commit: commits[i], End: ends[i], Orphan: i < len(orphan) && orphan[i]})
 	}
 	return w
 }
@@ -21,21 +21,30 @@ func TestStatusFixtures(t *testing.T) {
 		name          string
 		commits, ends []int64
 		want          Status
+		orphan        []bool
 	}{
-		{"OK: keeps up", []int64{10, 20, 30, 40, 50}, []int64{15, 25, 35, 45, 55}, StatusOK},
-		{"OK: caught up once", []int64{10, 25, 30, 40, 50}, []int64{15, 25, 35, 45, 60}, StatusOK},
-		{"WARN: growing", []int64{10, 12, 14, 16, 18}, []int64{15, 25, 35, 45, 55}, StatusWarn},
-		{"WARN: growing with one dip", []int64{10, 12, 25, 26, 28}, []int64{15, 25, 35, 45, 60}, StatusWarn},
-		{"STALL: commit frozen, lag > 0", []int64{10, 10, 10, 10, 10}, []int64{15, 25, 35, 45, 55}, StatusStall},
-		{"REWIND", []int64{10, 20, 5, 20, 30}, []int64{15, 25, 35, 45, 55}, StatusRewind},
-		{"idle topic read to the end", []int64{50, 50, 50, 50, 50}, []int64{50, 50, 50, 50, 50}, StatusOK},
-		{"warming up", []int64{10, 20}, []int64{15, 25}, StatusWarming},
+		{"OK: keeps up", []int64{10, 20, 30, 40, 50}, []int64{15, 25, 35, 45, 55}, StatusOK, nil},
+		{"OK: caught up once", []int64{10, 25, 30, 40, 50}, []int64{15, 25, 35, 45, 60}, StatusOK, nil},
+		{"WARN: growing", []int64{10, 12, 14, 16, 18}, []int64{15, 25, 35, 45, 55}, StatusWarn, nil},
+		{"WARN: growing with one dip", []int64{10, 12, 25, 26, 28}, []int64{15, 25, 35, 45, 60}, StatusWarn, nil},
+		{"STALL: commit frozen, lag > 0", []int64{10, 10, 10, 10, 10}, []int64{15, 25, 35, 45, 55}, StatusStall, nil},
+		{"STALL: a consumer owns it", []int64{10, 10, 10, 10, 10}, []int64{15, 25, 35, 45, 55}, StatusStall, []bool{false, false, false, false, false}},
+		{"STOP: the group emptied, commit frozen, lag > 0", []int64{10, 14, 18, 18, 18}, []int64{15, 25, 35, 45, 55}, StatusStop, []bool{false, false, false, true, true}},
+		{"STOP before the window is full", []int64{10, 10}, []int64{15, 25}, StatusStop, []bool{true, true}},
+		{"no consumer but nothing to read: OK", []int64{55, 55, 55, 55, 55}, []int64{55, 55, 55, 55, 55}, StatusOK, []bool{true, true, true, true, true}},
+		{"committing without a member (manual assignment): not STOP", []int64{10, 20, 30, 40, 50}, []int64{15, 25, 35, 45, 55}, StatusOK, []bool{true, true, true, true, true}},
+		{"REWIND", []int64{10, 20, 5, 20, 30}, []int64{15, 25, 35, 45, 55}, StatusRewind, nil},
+		{"idle topic read to the end", []int64{50, 50, 50, 50, 50}, []int64{50, 50, 50, 50, 50}, StatusOK, nil},
+		// The end is the last stable offset: a read_committed consumer at
+		// it has read everything, whatever the log-end offset says.
+		{"transactional topic read to its last stable offset", []int64{40, 80, 120, 120, 120}, []int64{40, 80, 120, 120, 120}, StatusOK, nil},
+		{"warming up", []int64{10, 20}, []int64{15, 25}, StatusWarming, nil},
 	} {
-		w := scripted(c.commits, c.ends)
-		if c.name == "warming up" {
+		w := scripted(c.commits, c.ends, c.orphan...)
+		if c.name == "warming up" || c.name == "STOP before the window is full" {
 			w.Size = DefaultWindow
 		}
-		if got, _ := w.Evaluate(); got != c.want {
+		if got := w.Evaluate().Status; got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -50,21 +59,52 @@ func TestTimeLag(t *testing.T) {
 		ends = append(ends, int64(1000+100*i))      // 10 messages/s, polled every 10 s
 		commits = append(commits, int64(700+100*i)) // 300 behind
 	}
-	_, lag := scripted(commits, ends).Evaluate()
-	if lag < 27*time.Second || lag > 33*time.Second {
+	v := scripted(commits, ends).Evaluate()
+	if lag := v.Lag; lag < 27*time.Second || lag > 33*time.Second {
 		t.Errorf("time lag %v, want 30 s ±10%%", lag)
+	}
+	if v.ConsumeRate != 10 || v.ProduceRate != 10 || v.Trend != 0 {
+		t.Errorf("rates: consume %v, produce %v, trend %v; want 10, 10, 0", v.ConsumeRate, v.ProduceRate, v.Trend)
 	}
 	// Further behind than the window reaches: extrapolated at the rate.
 	commits[9] = 0
-	if _, lag := scripted(commits, ends).Evaluate(); lag < 180*time.Second || lag > 200*time.Second {
+	if lag := scripted(commits, ends).Evaluate().Lag; lag < 180*time.Second || lag > 200*time.Second {
 		t.Errorf("extrapolated lag %v, want about 190 s", lag)
 	}
-	if _, lag := scripted([]int64{5, 5, 5}, []int64{5, 5, 5}).Evaluate(); lag != 0 {
+	if lag := scripted([]int64{5, 5, 5}, []int64{5, 5, 5}).Evaluate().Lag; lag != 0 {
 		t.Errorf("idle: %v", lag)
 	}
 	// No production at all while behind: at least the window, clamped.
-	if _, lag := scripted([]int64{1, 1, 1}, []int64{9, 9, 9}).Evaluate(); lag < 0 || lag > MaxTimeLag {
+	if lag := scripted([]int64{1, 1, 1}, []int64{9, 9, 9}).Evaluate().Lag; lag < 0 || lag > MaxTimeLag {
 		t.Errorf("stalled producer: %v", lag)
+	}
+}
+
+// TestDrainTime: a backlog of 600 read at 15/s while 5/s are written
+// drains in 60 s; one not shrinking has no drain time; none is 0.
+func TestDrainTime(t *testing.T) {
+	if d, ok := drainTime(600, 15, 5); !ok || d != 60*time.Second {
+		t.Errorf("draining: %v %v, want 60 s", d, ok)
+	}
+	if _, ok := drainTime(600, 5, 5); ok {
+		t.Errorf("a backlog read as fast as it is written has a drain time")
+	}
+	if d, ok := drainTime(0, 0, 0); !ok || d != 0 {
+		t.Errorf("no backlog: %v %v", d, ok)
+	}
+	// Against a window: 10 polls, the consumer 15/s, the producer 5/s.
+	var commits, ends []int64
+	for i := range DefaultWindow {
+		ends = append(ends, int64(1000+50*i))
+		commits = append(commits, int64(100+150*i))
+	}
+	v := scripted(commits, ends).Evaluate()
+	lag := ends[DefaultWindow-1] - commits[DefaultWindow-1]
+	if d, ok := drainTime(lag, v.ConsumeRate, v.ProduceRate); !ok || d != time.Duration(lag)*time.Second/10 {
+		t.Errorf("drain of %d at 15/s against 5/s: %v %v", lag, d, ok)
+	}
+	if v.Trend != -10 {
+		t.Errorf("trend %v msgs/s, want -10", v.Trend)
 	}
 }
 

@@ -1,22 +1,35 @@
 // Package kafkalag collects Kafka consumer lag: one pull source per
 // configured cluster polls, through the Kafka admin protocol (franz-go's
-// kadm), every watched consumer group's committed offsets and the log-end
-// offsets of its partitions, and stores as samples, per poll:
+// kadm), every watched consumer group's committed offsets and the last
+// stable offsets of its partitions, judges each partition over a window of
+// polls (Window.Evaluate: Burrow's statuses, time lag, rates), and stores
+// as samples, per poll:
 //
-//	kafka_lag_offsets{cluster,group,topic,partition}  log-end − committed, ≥ 0
-//	kafka_group_lag_offsets{cluster,group}            the sum over partitions with a commit
-//	kafka_group_coverage{cluster,group}               partitions with a commit ÷ all (0..1)
-//	kafka_group_partitions{cluster,group}             partitions of the group's topics
+//	kafka_lag_offsets{cluster,group,topic,partition}   last stable − committed, ≥ 0
+//	kafka_lag_seconds{…,partition}                     age of the committed message
+//	kafka_lag_status{…,partition}                      the partition's Status
+//	kafka_committed_offset, kafka_end_offset{…}        the window, for a restart
+//	kafka_group_lag_offsets{cluster,group}             the sum over partitions with a commit
+//	kafka_group_lag_seconds{cluster,group}             the highest of its partitions
+//	kafka_group_status{cluster,group}                  the most severe partition Status
+//	kafka_group_coverage, kafka_group_partitions       partitions with a commit ÷ all; all
+//	kafka_group_consume_rate, kafka_group_produce_rate messages/s over the window
+//	kafka_group_lag_trend                              the lag's slope, messages/s
+//	kafka_group_drain_seconds                          lag ÷ (consume − produce), only while draining
 //
 // A partition without a committed offset has no lag sample (it is
-// unknown, kept out of the sums) and lowers the coverage. The group label
-// puts each sample under the domain the catalog gives the group
-// (config Domain.KafkaGroups), record.Unassigned when none.
+// unknown, kept out of the sums) and lowers the coverage; a group with no
+// commit at all has coverage 0. A group that cannot be read is stored
+// with status ERR. The group label puts each sample under the domain the
+// catalog gives the group (config Domain.KafkaGroups), record.Unassigned
+// when none.
 package kafkalag
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -39,9 +52,14 @@ const (
 	LagSeconds      = "kafka_lag_seconds" // per partition: age of the committed message
 	GroupLagOffsets = "kafka_group_lag_offsets"
 	GroupLagSeconds = "kafka_group_lag_seconds" // the highest of its partitions
-	GroupStatus     = "kafka_group_status"      // the worst partition's Status (0 warming up … 4 REWIND)
+	LagStatus       = "kafka_lag_status"        // per partition: its Status
+	GroupStatus     = "kafka_group_status"      // the most severe partition's Status (0 warming up … 6 ERR)
 	GroupCoverage   = "kafka_group_coverage"
 	GroupPartitions = "kafka_group_partitions"
+	GroupConsume    = "kafka_group_consume_rate"  // messages/s committed over the window
+	GroupProduce    = "kafka_group_produce_rate"  // messages/s written over the window
+	GroupTrend      = "kafka_group_lag_trend"     // the lag's slope, messages/s (> 0 growing)
+	GroupDrain      = "kafka_group_drain_seconds" // time to drain at the current rates; absent when not draining
 	// CommittedOffset and EndOffset keep each partition's window in the
 	// store, so that a restart restores it instead of warming up again.
 	CommittedOffset = "kafka_committed_offset"
@@ -82,7 +100,11 @@ func New(cl config.KafkaCluster, cons ingest.SampleConsumer, logger log.Logger) 
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	client, err := kgo.NewClient(kgo.SeedBrokers(cl.Brokers...), kgo.ClientID("noctua-kafkalag"))
+	opts, err := clientOptions(cl)
+	if err != nil {
+		return nil, fmt.Errorf("kafkalag: cluster %s: %w", cl.Name, err)
+	}
+	client, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafkalag: cluster %s: %w", cl.Name, err)
 	}
@@ -133,72 +155,145 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading lag: %w", err)
 	}
+	stable, err := s.stableOffsets(ctx, lags)
+	if err != nil {
+		return 0, fmt.Errorf("listing last stable offsets: %w", err)
+	}
 	now := s.now()
-	ts := now.UnixNano()
 	if !s.restored {
 		s.restored = true
 		s.restore(ctx, now)
 	}
-	var ss []record.Sample
+	p := poller{s: s, now: now, ts: now.UnixNano()}
 	var firstErr error
 	lags.Each(func(g kadm.DescribedGroupLag) {
-		if g.Error() != nil {
+		if err := g.Error(); err != nil {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("group %s: %w", g.Group, g.Error())
+				firstErr = fmt.Errorf("group %s: %w", g.Group, err)
 			}
+			p.add(GroupStatus, float64(StatusErr), g.Group)
 			return
 		}
-		var total, known, sum int64
-		worst, maxLagS := StatusOK, time.Duration(0)
-		judged := false
-		for topic, parts := range g.Lag {
-			for p, l := range parts {
-				total++
-				if l.Err != nil || l.Commit.At < 0 || l.End.Offset < 0 {
-					continue // no commit yet: unknown, out of the sums
-				}
-				known++
-				lag := max(l.End.Offset-l.Commit.At, 0)
-				sum += lag
-				pl := []record.Label{{Name: record.LabelPartition, Value: strconv.Itoa(int(p))}, {Name: record.LabelTopic, Value: topic}}
-				ss = append(ss, sample(ts, LagOffsets, float64(lag), s.cluster.Name, g.Group, pl...),
-					sample(ts, CommittedOffset, float64(l.Commit.At), s.cluster.Name, g.Group, pl...),
-					sample(ts, EndOffset, float64(l.End.Offset), s.cluster.Name, g.Group, pl...))
-				// The committed offset of a transactional topic read to its
-				// end sits at the last stable offset, which kadm's End is.
-				w := s.window(partKey{g.Group, topic, p})
-				if w == nil {
-					continue
-				}
-				w.Add(Point{TS: now, Commit: l.Commit.At, End: l.End.Offset})
-				st, lagS := w.Evaluate()
-				ss = append(ss, sample(ts, LagSeconds, lagS.Seconds(), s.cluster.Name, g.Group, pl...))
-				maxLagS = max(maxLagS, lagS)
-				if !judged || st == StatusWarming || st > worst && worst != StatusWarming {
-					worst = st
-				}
-				judged = true
-			}
-		}
-		if judged {
-			ss = append(ss, sample(ts, GroupStatus, float64(worst), s.cluster.Name, g.Group),
-				sample(ts, GroupLagSeconds, maxLagS.Seconds(), s.cluster.Name, g.Group))
-		}
-		coverage := 1.0
-		if total > 0 {
-			coverage = float64(known) / float64(total)
-		}
-		ss = append(ss,
-			sample(ts, GroupLagOffsets, float64(sum), s.cluster.Name, g.Group),
-			sample(ts, GroupCoverage, coverage, s.cluster.Name, g.Group),
-			sample(ts, GroupPartitions, float64(total), s.cluster.Name, g.Group))
+		p.group(g, stable)
 	})
-	if len(ss) > 0 {
-		if err := s.cons.ConsumeSamples(ctx, s.Name(), ss); err != nil {
+	if len(p.ss) > 0 {
+		if err := s.cons.ConsumeSamples(ctx, s.Name(), p.ss); err != nil {
 			return 0, fmt.Errorf("storing: %w", err)
 		}
 	}
-	return len(ss), firstErr
+	return len(p.ss), firstErr
+}
+
+// stableOffsets lists the last stable offset of every partition the lags
+// name: the end a read_committed consumer reads to, so that a
+// transactional topic read to its end, or an open transaction, is not
+// counted as lag. For other topics it is the log-end offset.
+func (s *Source) stableOffsets(ctx context.Context, lags kadm.DescribedGroupLags) (kadm.ListedOffsets, error) {
+	topics := map[string]bool{}
+	lags.Each(func(g kadm.DescribedGroupLag) {
+		for t := range g.Lag {
+			topics[t] = true
+		}
+	})
+	if len(topics) == 0 {
+		return nil, nil
+	}
+	list := make([]string, 0, len(topics))
+	for t := range topics {
+		list = append(list, t)
+	}
+	sort.Strings(list)
+	listed, err := s.adm.ListCommittedOffsets(ctx, list...)
+	if se := (*kadm.ShardErrors)(nil); errors.As(err, &se) {
+		err = nil // the missing partitions keep kadm's end offset
+	}
+	return listed, err
+}
+
+// poller gathers one poll's samples.
+type poller struct {
+	s   *Source
+	now time.Time
+	ts  int64
+	ss  []record.Sample
+}
+
+func (p *poller) add(name string, v float64, group string, extra ...record.Label) {
+	p.ss = append(p.ss, sample(p.ts, name, v, p.s.cluster.Name, group, extra...))
+}
+
+// group judges every partition of one group and adds the group's samples.
+func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
+	var total, known, sum int64
+	worst, maxLag := StatusWarming, time.Duration(0)
+	var consume, produce, trend float64
+	for topic, parts := range g.Lag {
+		for part, l := range parts {
+			total++
+			pl := []record.Label{{Name: record.LabelPartition, Value: strconv.Itoa(int(part))}, {Name: record.LabelTopic, Value: topic}}
+			if l.Err != nil {
+				worst = max(worst, StatusErr)
+				p.add(LagStatus, float64(StatusErr), g.Group, pl...)
+				continue
+			}
+			if l.Commit.At < 0 || l.End.Offset < 0 {
+				continue // no commit yet: unknown, out of the sums
+			}
+			end := l.End.Offset
+			if o, ok := stable.Lookup(topic, part); ok && o.Err == nil && o.Offset >= 0 {
+				end = o.Offset
+			}
+			known++
+			lag := max(end-l.Commit.At, 0)
+			sum += lag
+			p.add(LagOffsets, float64(lag), g.Group, pl...)
+			p.add(CommittedOffset, float64(l.Commit.At), g.Group, pl...)
+			p.add(EndOffset, float64(end), g.Group, pl...)
+			w := p.s.window(partKey{g.Group, topic, part})
+			if w == nil {
+				continue // past MaxPartitions: lag only
+			}
+			w.Add(Point{TS: p.now, Commit: l.Commit.At, End: end, Orphan: l.IsEmpty()})
+			v := w.Evaluate()
+			p.add(LagSeconds, v.Lag.Seconds(), g.Group, pl...)
+			p.add(LagStatus, float64(v.Status), g.Group, pl...)
+			maxLag = max(maxLag, v.Lag)
+			worst = max(worst, v.Status)
+			consume, produce, trend = consume+v.ConsumeRate, produce+v.ProduceRate, trend+v.Trend
+		}
+	}
+	coverage := 0.0 // a group with no partition known has no lag to speak of
+	if total > 0 {
+		coverage = float64(known) / float64(total)
+	}
+	p.add(GroupStatus, float64(worst), g.Group)
+	p.add(GroupLagOffsets, float64(sum), g.Group)
+	p.add(GroupCoverage, coverage, g.Group)
+	p.add(GroupPartitions, float64(total), g.Group)
+	if known == 0 {
+		return
+	}
+	p.add(GroupLagSeconds, maxLag.Seconds(), g.Group)
+	p.add(GroupConsume, consume, g.Group)
+	p.add(GroupProduce, produce, g.Group)
+	p.add(GroupTrend, trend, g.Group)
+	if d, ok := drainTime(sum, consume, produce); ok {
+		p.add(GroupDrain, d.Seconds(), g.Group)
+	}
+}
+
+// drainTime is how long a backlog of lag messages takes to drain at the
+// current rates: 0 when there is none, false when it is not shrinking
+// (the consumers take no more than is written).
+func drainTime(lag int64, consume, produce float64) (time.Duration, bool) {
+	if lag == 0 {
+		return 0, true
+	}
+	net := consume - produce
+	if net <= 0 || math.IsNaN(net) {
+		return 0, false
+	}
+	return min(time.Duration(float64(lag)/net*float64(time.Second)), MaxTimeLag), true
 }
 
 // sample builds one gauge with the cluster and group labels (and extra),

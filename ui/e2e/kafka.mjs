@@ -5,7 +5,7 @@
 // is want.lag messages behind with its commit frozen and another
 // (want.caughtUp) has no lag. It opens /kafka.html in Debian's chromium and
 // checks: both groups listed with the exact lag in messages, worst first;
-// the lagging group turns STALL (red) once the evaluation window fills and
+// the lagging group turns STOP (red: no consumer, commit frozen) and
 // stays first; clicking it shows its topic and partitions with their exact
 // lags; the NOC page (dense) shows the kafka line on both domains' tiles,
 // the lagging domain's tile red and the group in the worst-groups panel;
@@ -55,11 +55,11 @@ try {
   if (lag.coverage !== '2/2' || ok.coverage !== '1/1') throw new Error(`coverage ${lag.coverage} ${ok.coverage}`);
   if (!/^(\d+ s|\d+ m \d+ s|\d+ h \d+ m|\d+ d \d+ h)$/.test(lag.lagTime)) throw new Error(`lag time ${lag.lagTime}`);
 
-  // The window (10 polls of 1 s) fills: the frozen commit is a STALL, red
+  // The window (10 polls of 1 s) fills: nobody consumes the group: STOP, red
   // and first; the caught-up group is OK.
   await page.waitForFunction((w) => {
     const rs = [...document.querySelectorAll('#kafka-groups tbody tr[data-group]')];
-    return rs.length === 2 && rs[0].dataset.group === w.lagging && rs[0].dataset.status === 'STALL' && rs[1].dataset.status === 'OK';
+    return rs.length === 2 && rs[0].dataset.group === w.lagging && rs[0].dataset.status === 'STOP' && rs[1].dataset.status === 'OK';
   }, want, { timeout: 40000 });
   rs = await rows(page);
   seen.stalled = rs;
@@ -70,7 +70,7 @@ try {
   seen.charts = await page.$$eval('#kafka-charts .kchart', (cs) => cs.map((c) => ({ group: c.dataset.group, points: Number(c.querySelector('.kplot').dataset.points), canvas: !!c.querySelector('canvas') })));
   if (seen.charts.map((c) => c.group).join() !== [want.lagging, want.caughtUp].join() || seen.charts.some((c) => !c.canvas || c.points < 2)) throw new Error(`charts ${JSON.stringify(seen.charts)}`);
   const statusText = await page.$eval(`#kafka-groups tr[data-group="${want.lagging}"] [data-metric="status"]`, (td) => td.textContent);
-  if (statusText !== 'STALL') throw new Error(`status cell ${statusText}`);
+  if (statusText !== 'STOP') throw new Error(`status cell ${statusText}`);
 
   // A group's topics and partitions.
   await page.click(`#kafka-groups tr[data-group="${want.lagging}"] td[data-metric="cluster"]`);
@@ -98,9 +98,9 @@ try {
     } : null;
   }, want, { timeout: 30000 });
   seen.noc = await noc.jsonValue();
-  if (seen.noc.lagging !== 'kafka 1 group · 1 STALL' || seen.noc.caughtUp !== 'kafka 1 group · all OK') throw new Error(`NOC kafka lines ${JSON.stringify(seen.noc)}`);
+  if (seen.noc.lagging !== 'kafka 1 group · 1 STOP' || seen.noc.caughtUp !== 'kafka 1 group · all OK') throw new Error(`NOC kafka lines ${JSON.stringify(seen.noc)}`);
   if (seen.noc.health !== 'crit' || !seen.noc.red) throw new Error(`the ${want.laggingDomain} tile is not red: ${JSON.stringify(seen.noc)}`);
-  if (seen.noc.worst.join() !== `${want.lagging}:STALL`) throw new Error(`worst groups ${seen.noc.worst}`);
+  if (seen.noc.worst.join() !== `${want.lagging}:STOP`) throw new Error(`worst groups ${seen.noc.worst}`);
   // It stays red across the page's own redraws (every second).
   await page.waitForTimeout(2500);
   const still = await page.$eval(`.tile[data-domain="${want.laggingDomain}"]`, (t) => t.classList.contains('h-crit') && !!t.querySelector('[data-metric="kafka"]'));
@@ -114,7 +114,7 @@ try {
     status: r.dataset.status, lag: r.querySelector('[data-metric="lag-offsets"]').textContent, href: r.querySelector('a').getAttribute('href'),
     rows: r.parentNode.querySelectorAll('tr[data-group]').length,
   }));
-  if (seen.panel.status !== 'STALL' || seen.panel.lag !== String(want.lag) || seen.panel.rows !== 1) throw new Error(`squad panel ${JSON.stringify(seen.panel)}`);
+  if (seen.panel.status !== 'STOP' || seen.panel.lag !== String(want.lag) || seen.panel.rows !== 1) throw new Error(`squad panel ${JSON.stringify(seen.panel)}`);
   const href = new URL(seen.panel.href, base.origin);
   if (href.pathname !== '/kafka.html' || href.searchParams.get('domain') !== want.laggingDomain || href.searchParams.get('group') !== want.lagging) throw new Error(`squad panel link ${seen.panel.href}`);
   // Its link opens the group's detail.
