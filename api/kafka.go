@@ -313,7 +313,6 @@ func kafkaHealth(r *KafkaRow, stale bool) (health, reason string) {
 	return HealthOK, ""
 }
 
-
 // kafkaPartitions fills the asked group's topics and partitions from the
 // raw samples of its latest poll.
 func (a *API) kafkaPartitions(ctx context.Context, view *KafkaView, q store.SampleQuery, topic string) error {
