@@ -1,8 +1,15 @@
 package kafkalag
 
 import (
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/record"
 )
 
 // scripted builds a window from commits and log-end offsets, one poll every
@@ -125,6 +132,39 @@ func BenchmarkEvaluate(b *testing.B) {
 	for range b.N {
 		for _, w := range ws {
 			w.Evaluate()
+		}
+	}
+}
+
+// TestJudgeErr: a group whose offsets cannot be fetched is stored as ERR,
+// and so is a partition whose end offset cannot be listed (kept out of the
+// lag sums); the error is reported for the source's health.
+func TestJudgeErr(t *testing.T) {
+	s := &Source{cluster: config.KafkaCluster{Name: "core"}, windows: map[partKey]*Window{}}
+	lags := kadm.DescribedGroupLags{
+		"broken": {Group: "broken", FetchErr: kerr.GroupAuthorizationFailed},
+		"half": {Group: "half", State: "Stable", Lag: kadm.GroupLag{"t": {
+			0: {Topic: "t", Partition: 0, Commit: kadm.Offset{At: 5}, End: kadm.ListedOffset{Offset: 9}},
+			1: {Topic: "t", Partition: 1, Commit: kadm.Offset{At: 5}, Err: kerr.UnknownTopicOrPartition},
+		}}},
+	}
+	ss, err := s.judge(lags, nil, nil, time.Unix(1_700_000_000, 0))
+	if !errors.Is(err, kerr.GroupAuthorizationFailed) {
+		t.Errorf("error %v, want the group's", err)
+	}
+	got := map[string]float64{}
+	for _, x := range ss {
+		if x.Name == GroupStatus || x.Name == GroupLagOffsets || x.Name == GroupCoverage {
+			got[x.Label(record.LabelGroup)+" "+x.Name] = x.Value
+		}
+	}
+	want := map[string]float64{
+		"broken " + GroupStatus: float64(StatusErr),
+		"half " + GroupStatus:   float64(StatusErr), "half " + GroupLagOffsets: 4, "half " + GroupCoverage: 0.5,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)
 		}
 	}
 }

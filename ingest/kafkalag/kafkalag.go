@@ -86,6 +86,9 @@ type Source struct {
 	// windows a previous process kept.
 	History  store.SampleQuerier
 	restored bool
+	// gaps and markers are the previous poll's small commit-to-stable
+	// gaps and the ones found to hold only transaction markers (settled).
+	gaps, markers map[gap]bool
 }
 
 type partKey struct {
@@ -164,7 +167,19 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 		s.restored = true
 		s.restore(ctx, now)
 	}
-	p := poller{s: s, now: now, ts: now.UnixNano()}
+	ss, groupErr := s.judge(lags, stable, s.settled(ctx, gapsOf(lags, stable)), now)
+	if len(ss) > 0 {
+		if err := s.cons.ConsumeSamples(ctx, s.Name(), ss); err != nil {
+			return 0, fmt.Errorf("storing: %w", err)
+		}
+	}
+	return len(ss), groupErr
+}
+
+// judge evaluates one poll's lags against the windows and returns its
+// samples, and the first group that could not be read (stored as ERR).
+func (s *Source) judge(lags kadm.DescribedGroupLags, stable kadm.ListedOffsets, settled map[gap]bool, now time.Time) ([]record.Sample, error) {
+	p := poller{s: s, now: now, ts: now.UnixNano(), settled: settled}
 	var firstErr error
 	lags.Each(func(g kadm.DescribedGroupLag) {
 		if err := g.Error(); err != nil {
@@ -176,12 +191,34 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 		}
 		p.group(g, stable)
 	})
-	if len(p.ss) > 0 {
-		if err := s.cons.ConsumeSamples(ctx, s.Name(), p.ss); err != nil {
-			return 0, fmt.Errorf("storing: %w", err)
+	return p.ss, firstErr
+}
+
+// gapsOf lists the partitions whose commit is short of the last stable
+// offset by at most MaxMarkerGap.
+func gapsOf(lags kadm.DescribedGroupLags, stable kadm.ListedOffsets) []gap {
+	var out []gap
+	lags.Each(func(g kadm.DescribedGroupLag) {
+		for topic, parts := range g.Lag {
+			for part, l := range parts {
+				if l.Err != nil || l.Commit.At < 0 {
+					continue
+				}
+				if end := stableEnd(stable, l); end > l.Commit.At && end-l.Commit.At <= MaxMarkerGap {
+					out = append(out, gap{topic, part, l.Commit.At, end})
+				}
+			}
 		}
+	})
+	return out
+}
+
+// stableEnd is the partition's last stable offset, else kadm's end offset.
+func stableEnd(stable kadm.ListedOffsets, l kadm.GroupMemberLag) int64 {
+	if o, ok := stable.Lookup(l.Topic, l.Partition); ok && o.Err == nil && o.Offset >= 0 {
+		return o.Offset
 	}
-	return len(p.ss), firstErr
+	return l.End.Offset
 }
 
 // stableOffsets lists the last stable offset of every partition the lags
@@ -212,10 +249,11 @@ func (s *Source) stableOffsets(ctx context.Context, lags kadm.DescribedGroupLags
 
 // poller gathers one poll's samples.
 type poller struct {
-	s   *Source
-	now time.Time
-	ts  int64
-	ss  []record.Sample
+	s       *Source
+	now     time.Time
+	ts      int64
+	ss      []record.Sample
+	settled map[gap]bool
 }
 
 func (p *poller) add(name string, v float64, group string, extra ...record.Label) {
@@ -239,9 +277,9 @@ func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
 			if l.Commit.At < 0 || l.End.Offset < 0 {
 				continue // no commit yet: unknown, out of the sums
 			}
-			end := l.End.Offset
-			if o, ok := stable.Lookup(topic, part); ok && o.Err == nil && o.Offset >= 0 {
-				end = o.Offset
+			end := stableEnd(stable, l)
+			if p.settled[gap{topic, part, l.Commit.At, end}] {
+				end = l.Commit.At // only transaction markers left: read to the end
 			}
 			known++
 			lag := max(end-l.Commit.At, 0)
