@@ -150,3 +150,26 @@ func TestIngestRateDefaults(t *testing.T) {
 		t.Errorf("burst %d, want max_body_bytes %d", c.Server.IngestBurstBytes, c.Server.MaxBodyBytes)
 	}
 }
+
+// TestKafkaLagThresholds: a group's own thresholds win over its
+// cluster's, one at a time.
+func TestKafkaLagThresholds(t *testing.T) {
+	b, err := os.ReadFile("testdata/kafka.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, pattern := c.Domains[0].KafkaGroups[0], c.Domains[0].KafkaGroups[1]
+	if w, cr := c.KafkaLagThresholds("core", own); w != 30*time.Second || cr != 2*time.Minute {
+		t.Errorf("own thresholds: %v %v", w, cr)
+	}
+	if w, cr := c.KafkaLagThresholds("core", pattern); w != time.Minute || cr != 5*time.Minute {
+		t.Errorf("cluster thresholds: %v %v", w, cr)
+	}
+	if w, cr := c.KafkaLagThresholds("other", KafkaGroup{LagCrit: time.Hour}); w != 0 || cr != time.Hour {
+		t.Errorf("unknown cluster: %v %v", w, cr)
+	}
+}
