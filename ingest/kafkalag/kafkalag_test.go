@@ -3,8 +3,10 @@ package kafkalag_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +15,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/noctua-obs/noctua/api"
+	"github.com/noctua-obs/noctua/api/ws"
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/ingest"
 	"github.com/noctua-obs/noctua/ingest/kafkalag"
@@ -77,6 +82,7 @@ func TestLagAgainstKfake(t *testing.T) {
 	}
 	commit("payment-settler", "payments.events", map[int32]int64{0: 90, 1: 20}) // partition 2: no commit
 	commit("transfer-notifier", "transfers.settle", map[int32]int64{0: 40, 1: 35})
+	commit("transfer-archive", "transfers.settle", map[int32]int64{0: 40, 1: 40}) // caught up
 
 	cfg, err := config.Parse([]byte(kafkaConfig))
 	if err != nil {
@@ -120,7 +126,7 @@ func TestLagAgainstKfake(t *testing.T) {
 		return v
 	}
 	v := get("/api/v1/kafka?range=5m", "noc-token")
-	if len(v.Groups) != 2 {
+	if len(v.Groups) != 3 {
 		t.Fatalf("groups: %+v", v.Groups)
 	}
 	pay, xfer := v.Groups[0], v.Groups[1] // most lag first
@@ -138,35 +144,102 @@ func TestLagAgainstKfake(t *testing.T) {
 		len(g.Topics) != 1 || g.Topics[0].LagOffsets != 40 || g.Topics[0].Partitions != 2 {
 		t.Errorf("per partition and topic: %+v %+v", g.Partitions, g.Topics)
 	}
-	if sq := get("/api/v1/kafka?range=5m", "xfer-token"); len(sq.Groups) != 1 || sq.Groups[0].Group != "transfer-notifier" {
+	if sq := get("/api/v1/kafka?range=5m", "xfer-token"); len(sq.Groups) != 2 || sq.Groups[0].Group != "transfer-notifier" || sq.Groups[1].Group != "transfer-archive" {
 		t.Errorf("the transfers squad sees %+v", sq.Groups)
 	}
 	if sq := get("/api/v1/kafka?range=5m&group=payment-settler", "xfer-token"); len(sq.Groups) != 0 || len(sq.Partitions) != 0 {
 		t.Errorf("the transfers squad sees another domain's group: %+v", sq)
 	}
 
+	subscriptionScope(t, a)
+
 	// Fill the window, then restart: a new source reading the store's
-	// history is judged at its first poll; one without it warms up.
+	// history judges every group at its first poll as before the restart
+	// (no warming up, no new alarm); one without it warms up.
 	for range kafkalag.DefaultWindow {
 		if _, err := src.Poll(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	status := func() string {
-		return get("/api/v1/kafka?range=5m&group=payment-settler", "noc-token").Groups[0].Status
+	statuses := func() map[string]string {
+		out := map[string]string{}
+		for _, g := range get("/api/v1/kafka?range=5m", "noc-token").Groups {
+			out[g.Group] = g.Status + "/" + g.Health
+		}
+		return out
 	}
-	if s := status(); s == "warming up" {
-		t.Fatalf("after a full window: %s", s)
+	before := statuses()
+	if before["transfer-archive"] != "OK/ok" || before["payment-settler"] != "STOP/crit" {
+		t.Fatalf("after a full window: %v", before)
 	}
 	cold, _ := kafkalag.New(config.KafkaCluster{Name: "core", Brokers: c.ListenAddrs(), Interval: time.Second}, pipe, nil)
 	cold.Poll(ctx)
-	if s := status(); s != "warming up" {
-		t.Fatalf("a restart without history: %s, want warming up", s)
+	if s := statuses(); s["transfer-archive"] != "warming up/ok" {
+		t.Fatalf("a restart without history: %v, want warming up", s)
 	}
 	restarted, _ := kafkalag.New(config.KafkaCluster{Name: "core", Brokers: c.ListenAddrs(), Interval: time.Second}, pipe, nil)
 	restarted.History = st
 	restarted.Poll(ctx)
-	if s := status(); s == "warming up" {
-		t.Fatalf("a restart with the stored window: %s", s)
+	if after := statuses(); !maps.Equal(after, before) {
+		t.Fatalf("a restart with the stored window: %v, before it %v", after, before)
+	}
+}
+
+// subscriptionScope: the transfers squad's "kafka" subscriptions answer its
+// own groups only, and an error frame for another domain.
+func subscriptionScope(t *testing.T, a *api.API) {
+	hub := ws.NewHub(a, ws.Options{Interval: 50 * time.Millisecond, Views: []api.View{a.KafkaLiveView()}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go hub.Run(ctx)
+	srv := httptest.NewServer(hub)
+	defer srv.Close()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"?token=xfer-token", http.Header{"Origin": {srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	type frame struct {
+		Type  string          `json:"type"`
+		ID    string          `json:"id"`
+		Data  json.RawMessage `json:"data"`
+		Error string          `json:"error"`
+	}
+	next := func(id string) frame {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			var f frame
+			if err := c.ReadJSON(&f); err != nil {
+				t.Fatal(err)
+			}
+			if f.Type == "error" && f.ID == "" {
+				t.Fatalf("refused: %s", f.Error)
+			}
+			if f.ID == id {
+				return f
+			}
+		}
+	}
+	for id, sub := range map[string]string{"all": `"range":"5m"`, "foreign-group": `"range":"5m","params":{"group":"payment-settler"}`} {
+		c.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","id":"`+id+`","view":"kafka",`+sub+`}`))
+		for range 2 { // the snapshot and an update
+			f := next(id)
+			var v api.KafkaView
+			if err := json.Unmarshal(f.Data, &v); err != nil || f.Type == "error" {
+				t.Fatalf("%s: %s %s %v", id, f.Type, f.Error, err)
+			}
+			for _, g := range v.Groups {
+				if g.Domain != "transfers" {
+					t.Errorf("%s: the transfers squad's subscription carries %s of %s", id, g.Group, g.Domain)
+				}
+			}
+			if len(v.Partitions) > 0 || id == "all" && len(v.Groups) != 2 {
+				t.Errorf("%s: %d groups, %d partitions", id, len(v.Groups), len(v.Partitions))
+			}
+		}
+	}
+	c.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","id":"foreign","view":"kafka","domain":"payments"}`))
+	if f := next("foreign"); f.Type != "error" {
+		t.Errorf("a subscription to another domain: %s, want an error frame", f.Type)
 	}
 }
