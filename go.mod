@@ -3,6 +3,7 @@ module github.com/noctua-obs/noctua
 go 1.26.8
 
 require (
+	github.com/ClickHouse/clickhouse-go/v2 v2.51.0
 	github.com/DataDog/sketches-go v1.4.8
 	github.com/apache/arrow/go/v15 v15.0.2
 	github.com/axiomhq/hyperloglog v0.3.0
@@ -41,7 +42,6 @@ require (
 
 require (
 	github.com/ClickHouse/ch-go v0.75.0 // indirect
-	github.com/ClickHouse/clickhouse-go/v2 v2.51.0 // indirect
 	github.com/JohnCGriffin/overflow v0.0.0-20211019200055-46fa312c352c // indirect
 	github.com/andybalholm/brotli v1.2.7 // indirect
 	github.com/apache/thrift v0.17.0 // indirect
