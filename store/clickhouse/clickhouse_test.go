@@ -193,3 +193,40 @@ func TestDropExpired(t *testing.T) {
 		t.Fatalf("second DropExpired: %d (%v), want 0", n, err)
 	}
 }
+
+// TestQuoting: values with quotes, backslashes and placeholders are
+// stored and matched as they are, never read as SQL.
+func TestQuoting(t *testing.T) {
+	addr := serverAddr(t)
+	s := openOn(t, addr, t.TempDir())
+	defer s.Close()
+	odd := `it's \ "odd" ? -- ; DROP TABLE requests`
+	now := time.Now()
+	ctx := context.Background()
+	if err := s.AppendRequests(ctx, []record.Request{{TS: now.UnixNano(), Domain: odd, API: odd, ErrorCode: odd, Error: true, TraceID: "q1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendLogs(ctx, []record.Log{{TS: now.UnixNano(), Domain: odd, Message: "x " + odd + " y"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendSamples(ctx, []record.Sample{{TS: now.UnixNano(), Name: odd, Value: 1, Labels: []record.Label{{Name: odd, Value: odd}}}}); err != nil {
+		t.Fatal(err)
+	}
+	from, to := now.Add(-time.Minute), now.Add(time.Minute)
+	rs, err := s.Requests(ctx, store.RequestQuery{From: from, To: to, Filter: store.Filter{Domain: odd, Domains: []string{odd}}, ErrorCode: odd})
+	if err != nil || len(rs) != 1 || rs[0].API != odd {
+		t.Fatalf("requests: %+v %v", rs, err)
+	}
+	sr, err := s.Rollup(ctx, store.RollupQuery{From: from, To: to, Filter: store.Filter{API: odd}, GroupBy: []store.Dim{store.DimDomain}})
+	if err != nil || len(sr) != 1 || sr[0].Key.Domain != odd || len(sr[0].Points[0].Codes) != 1 || sr[0].Points[0].Codes[0].Code != odd {
+		t.Fatalf("rollup: %+v %v", sr, err)
+	}
+	p, err := s.Logs(ctx, store.LogQuery{From: from, To: to, Contains: odd})
+	if err != nil || len(p.Logs) != 1 {
+		t.Fatalf("logs: %+v %v", p, err)
+	}
+	ss, err := s.SampleRollup(ctx, store.SampleQuery{Name: odd, From: from, To: to, GroupBy: []string{odd}, Labels: []record.Label{{Name: odd, Value: odd}}})
+	if err != nil || len(ss) != 1 || ss[0].Key.Labels[0].Value != odd || ss[0].Points[0].Count != 1 {
+		t.Fatalf("sample rollup: %+v %v", ss, err)
+	}
+}
