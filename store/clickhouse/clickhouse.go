@@ -81,6 +81,7 @@ type Store struct {
 	done     chan struct{}
 	closeMu  sync.Mutex
 	closeErr error
+	stats    stats
 }
 
 var _ store.Store = (*Store)(nil)

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
@@ -109,6 +112,9 @@ func TestServerDown(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, store.ErrFull) {
 		t.Fatalf("append with the server down: %v, want ErrUnavailable and store.ErrFull", err)
 	}
+	if n := metricValue(t, s, failuresDesc, "requests"); n != 1 {
+		t.Fatalf("%v failed INSERTs counted, want 1", n)
+	}
 	startProxy(t, p.l.Addr().String(), addr)
 	deadline := time.Now().Add(10 * time.Second)
 	for err = s.AppendRequests(context.Background(), rows[5:]); err != nil && time.Now().Before(deadline); err = s.AppendRequests(context.Background(), rows[5:]) {
@@ -143,6 +149,32 @@ func TestBatches(t *testing.T) {
 	if seen := storetest.CountTraces(t, s, base, base.Add(time.Hour)); len(seen) != len(rows) {
 		t.Fatalf("%d rows stored, want %d", len(seen), len(rows))
 	}
+	if n := metricValue(t, s, insertsDesc, "requests"); n != 15 {
+		t.Fatalf("%v INSERTs counted, want 15", n)
+	}
+	if n := metricValue(t, s, rowsDesc, "requests"); n != 100 {
+		t.Fatalf("%v rows counted, want 100", n)
+	}
+}
+
+// metricValue returns the value of the counter of s with desc and label
+// value lv.
+func metricValue(tb testing.TB, s *Store, desc *prometheus.Desc, lv string) float64 {
+	tb.Helper()
+	ch := make(chan prometheus.Metric, 64)
+	s.Collect(ch)
+	close(ch)
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			tb.Fatal(err)
+		}
+		if m.Desc() == desc && (lv == "" || len(pb.Label) == 1 && pb.Label[0].GetValue() == lv) {
+			return pb.GetCounter().GetValue()
+		}
+	}
+	tb.Fatalf("no metric %v{%s}", desc, lv)
+	return 0
 }
 
 // TestDropExpired: the retention job drops the day partitions wholly older
@@ -188,6 +220,9 @@ func TestDropExpired(t *testing.T) {
 		if count == 0 || minTS < time.Now().Add(-8*24*time.Hour).UnixNano() {
 			t.Fatalf("%s: %d rows from %v left", table, count, time.Unix(0, minTS))
 		}
+	}
+	if got := metricValue(t, s, droppedDesc, ""); got < 3 {
+		t.Fatalf("%v partitions dropped counted, want at least 3", got)
 	}
 	if n, err := s.DropExpired(ctx); err != nil || n != 0 {
 		t.Fatalf("second DropExpired: %d (%v), want 0", n, err)

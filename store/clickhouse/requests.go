@@ -48,15 +48,24 @@ func insertBatch[R any](s *Store, ctx context.Context, table, columns string, ro
 	defer cancel()
 	b, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", s.db, table, columns))
 	if err != nil {
+		s.stats.table(table).failures.Add(1)
 		return wrap("insert into "+table, err)
 	}
 	defer b.Close()
+	st := s.stats.table(table)
 	for i := range rows {
 		if err := add(b, &rows[i]); err != nil {
+			st.failures.Add(1)
 			return fmt.Errorf("clickhouse: insert into %s: %w", table, err)
 		}
 	}
-	return wrap("insert into "+table, b.Send())
+	if err := b.Send(); err != nil {
+		st.failures.Add(1)
+		return wrap("insert into "+table, err)
+	}
+	st.inserts.Add(1)
+	st.rows.Add(uint64(len(rows)))
+	return nil
 }
 
 func b2u(b bool) uint8 {

@@ -123,6 +123,7 @@ func (s *Store) DropExpired(ctx context.Context) (int, error) {
 		if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %s", s.db, p.table, p.partition)); err != nil {
 			return i, wrap("drop partition "+p.table+"/"+p.partition, err)
 		}
+		s.stats.dropped.Add(1)
 		level.Info(s.opts.Logger).Log("msg", "clickhouse partition dropped", "table", p.table, "partition", p.partition)
 	}
 	return len(old), nil
