@@ -8,12 +8,17 @@
 // partitioned by day and retention drops whole partitions from a periodic
 // job (no TTL); every INSERT names its columns.
 //
-// An append returns once the server has acknowledged its INSERT. Rollups
+// An append returns once the server has acknowledged its INSERT, that is
+// once the server has written the new part; whether that part is fsynced
+// is the server's setting (fsync_after_insert on a current release, which
+// 18.16 lacks; or replication with insert_quorum). Rollups
 // are computed at query time with SQL aggregations: counts, classes, Apdex
 // and the maximum exactly, distinct users with uniq, error codes counted
 // per key and 10 s cell and bounded there as the other backends bound
 // them, and quantiles from a log-scale histogram (relative accuracy
-// QuantileAccuracy) that the server builds and this package reads.
+// QuantileAccuracy) that the server builds and this package reads. The
+// queries of one rollup are not one snapshot: rows appended meanwhile may
+// be in one of them and not the others.
 package clickhouse
 
 import (
