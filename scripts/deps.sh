@@ -2,7 +2,8 @@
 # Installs what the test suite needs beyond Go modules: Debian's chromium for
 # the browser test and playwright-core (npm) to drive it, and Debian's
 # prometheus-node-exporter and prometheus-blackbox-exporter for the scrape
-# source's tests. Idempotent.
+# source's tests, and Debian's clickhouse-server (18.16) that the
+# store/clickhouse tests start on a free port themselves. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -16,6 +17,12 @@ if ! command -v prometheus-node-exporter >/dev/null 2>&1 || ! command -v prometh
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends prometheus-node-exporter prometheus-blackbox-exporter >/dev/null
+fi
+if ! command -v clickhouse-server >/dev/null 2>&1 && ! command -v clickhouse >/dev/null 2>&1; then
+  echo "installing clickhouse-server (Debian)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends clickhouse-server >/dev/null
 fi
 if [ ! -d ui/e2e/node_modules/playwright-core ]; then
   echo "installing playwright-core (npm)"

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -48,15 +49,31 @@ func TestOpenEmbeddedByDefault(t *testing.T) {
 	}
 }
 
-// TestClickHouseNotBuilt: the clickhouse type is refused, by Validate with
-// its field path and by Open.
-func TestClickHouseNotBuilt(t *testing.T) {
-	_, err := config.Parse([]byte("domains:\n  - name: payments\n    services: [pay]\nstorage:\n  type: clickhouse\n  sample_label_keys: [a, a]\n"))
-	if err == nil || !strings.Contains(err.Error(), "storage.type: clickhouse is not built yet") ||
+// TestClickHouse: the clickhouse type is validated with field paths, and
+// Open connects at once, so that an unreachable server fails the start.
+// (store/clickhouse tests the backend against a real server.)
+func TestClickHouse(t *testing.T) {
+	_, err := config.Parse([]byte("domains:\n  - {id: payments, squad: pay}\nstorage:\n  type: clickhouse\n  clickhouse: {addr: [nohost]}\n  sample_label_keys: [a, a]\n"))
+	if err == nil || !strings.Contains(err.Error(), `storage.clickhouse.addr[0]: want host:port, got "nohost"`) ||
 		!strings.Contains(err.Error(), `storage.sample_label_keys[1]: "a" is listed twice`) {
 		t.Fatalf("Parse: %v", err)
 	}
-	if _, err := Open(&config.Config{Storage: config.Storage{Type: config.StorageClickHouse}}, nil); err == nil || !strings.Contains(err.Error(), "not built yet") {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	cfg, err := config.Parse([]byte("domains:\n  - {id: payments, squad: pay}\nstorage:\n  type: clickhouse\n  clickhouse: {addr: [\"" + addr + "\"], dial_timeout: 1s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(cfg, nil)
+	if err == nil {
+		st.Close()
+		t.Fatal("Open with no server answered no error")
+	}
+	if !strings.Contains(err.Error(), "storage: clickhouse") {
 		t.Fatalf("Open: %v", err)
 	}
 }

@@ -1,0 +1,130 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/log/level"
+)
+
+// dayKey is the partition key of every table: the day (server time zone)
+// of ts, as a YYYYMMDD number, so that retention drops whole days.
+const dayKey = "toYYYYMMDD(toDateTime(intDiv(ts, 1000000000)))"
+
+// tables are the DDL of the tables, %s the quoted database. Each is a
+// MergeTree partitioned by day and ordered by the low-cardinality
+// dimensions then time; high-cardinality values (trace id, user,
+// journey instance) are plain columns. The same DDL runs on ClickHouse
+// 18.16 and on a current server.
+var tables = []struct{ name, ddl string }{
+	{"requests", `CREATE TABLE IF NOT EXISTS %s.requests (
+	ts Int64,
+	domain String, journey String, service String, api String,
+	env String, source String, route String,
+	duration Int64,
+	error UInt8,
+	status_code Int32,
+	error_code String, error_class String,
+	apdex UInt8,
+	journey_instance String, user_hash String, trace_id String
+) ENGINE = MergeTree PARTITION BY ` + dayKey + ` ORDER BY (domain, journey, service, api, ts)`},
+	{"logs", `CREATE TABLE IF NOT EXISTS %s.logs (
+	ts Int64,
+	seq UInt64,
+	domain String, journey String, service String, api String,
+	env String, source String, route String,
+	level String,
+	error_code String, error_class String,
+	timeout UInt8, retry UInt8,
+	journey_instance String, user_hash String, trace_id String,
+	message String,
+	labels String
+) ENGINE = MergeTree PARTITION BY ` + dayKey + ` ORDER BY (domain, journey, service, api, ts)`},
+	{"samples", `CREATE TABLE IF NOT EXISTS %s.samples (
+	ts Int64,
+	name String,
+	value Float64,
+	kind UInt8,
+	domain String, journey String, service String, host String,
+	env String, source String,
+	label_names Array(String), label_values Array(String)
+) ENGINE = MergeTree PARTITION BY ` + dayKey + ` ORDER BY (name, domain, host, ts)`},
+}
+
+// createSchema creates the database and the tables that are missing.
+func (s *Store) createSchema(ctx context.Context) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db); err != nil {
+		return wrap("create database", err)
+	}
+	for _, t := range tables {
+		if err := s.conn.Exec(ctx, fmt.Sprintf(t.ddl, s.db)); err != nil {
+			return wrap("create table "+t.name, err)
+		}
+	}
+	return nil
+}
+
+// retain drops, every RetentionEvery until Close, the partitions wholly
+// older than the retention.
+func (s *Store) retain() {
+	defer close(s.done)
+	t := time.NewTicker(s.opts.RetentionEvery)
+	defer t.Stop()
+	for {
+		if _, err := s.DropExpired(context.Background()); err != nil {
+			level.Warn(s.opts.Logger).Log("msg", "clickhouse retention failed", "err", err)
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// DropExpired drops the day partitions of every table that end more than
+// the retention ago (a day later than the cut, so that a partition of the
+// server's time zone is never dropped while it may hold a kept row) and
+// returns how many it dropped. Queries leave out expired rows on their
+// own: this only frees the space.
+func (s *Store) DropExpired(ctx context.Context) (int, error) {
+	cut, err := strconv.Atoi(time.Now().Add(-s.opts.Retention - 24*time.Hour).UTC().Format("20060102"))
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT table, partition FROM system.parts
+		WHERE database = ? AND active AND table IN ('requests', 'logs', 'samples')`, s.cfg.Database)
+	if err != nil {
+		return 0, wrap("list partitions", err)
+	}
+	type part struct{ table, partition string }
+	var old []part
+	for rows.Next() {
+		var p part
+		if err := rows.Scan(&p.table, &p.partition); err != nil {
+			rows.Close()
+			return 0, wrap("list partitions", err)
+		}
+		if day, err := strconv.Atoi(p.partition); err == nil && day < cut {
+			old = append(old, p)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, wrap("list partitions", err)
+	}
+	for i, p := range old {
+		if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %s", s.db, p.table, p.partition)); err != nil {
+			return i, wrap("drop partition "+p.table+"/"+p.partition, err)
+		}
+		s.stats.dropped.Add(1)
+		level.Info(s.opts.Logger).Log("msg", "clickhouse partition dropped", "table", p.table, "partition", p.partition)
+	}
+	return len(old), nil
+}
