@@ -163,8 +163,8 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		if err != nil {
 			return err
 		}
-		defer ex.Close()
-		sources.Add(ex) // health in /api/v1/sources and noctua_source_*
+		defer func() { cancel(); ex.Close() }() // stop the run in flight, then close the client
+		sources.Add(ex)                         // health in /api/v1/sources and noctua_source_*
 	}
 	otlpOpts, err := otlp.ReceiverOptionsFromConfig(cfg, log.With(logger, "component", "otlp"))
 	if err != nil {
