@@ -7,8 +7,8 @@
 // domain, journey, service, api) (see export.Row), in streaming inserts of
 // at most BatchRows rows. The watermark (<data_dir>/export/bigquery.watermark)
 // is written atomically only after BigQuery acknowledged every row of the
-// run; a failed run is retried from the same watermark at the next
-// interval. Each row's insertId is derived from its minute and key, so a
+// minutes before it; a run that fails part-way keeps the minutes it
+// completed and the next interval retries from there. Each row's insertId is derived from its minute and key, so a
 // retry, or a crash between the insert and the watermark write, sends the
 // same ids again and BigQuery drops the duplicates (best effort, within
 // about a minute: see the README for a de-duplicating view).
@@ -175,36 +175,60 @@ func (e *Exporter) runOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(rows) > 0 {
-		if err := e.insert(ctx, rows); err != nil {
-			return 0, err
+	sent, err := e.insert(ctx, rows)
+	if err != nil {
+		// Keep what BigQuery took: every minute before the first row not
+		// acknowledged is complete, so a run that keeps timing out still
+		// moves forward.
+		if sent > 0 && rows[sent].Minute.After(from) {
+			done := sent // rows of complete minutes; the rest are sent again
+			for done > 0 && rows[done-1].Minute.Equal(rows[sent].Minute) {
+				done--
+			}
+			if werr := e.advance(rows[sent].Minute, done); werr != nil {
+				err = errors.Join(err, werr)
+			}
 		}
+		return sent, err
 	}
-	if err := writeWatermark(e.path, to); err != nil {
+	if err := e.advance(to, len(rows)); err != nil {
 		return 0, err // the rows are sent again, with the same insertIds
 	}
-	e.wm, e.haveWM = to, true
-	e.lagMu.Lock()
-	e.lagMark = to
-	e.lagMu.Unlock()
-	e.rows.Add(float64(len(rows)))
 	level.Debug(e.logger).Log("msg", "bigquery export", "from", from, "to", to, "rows", len(rows))
 	return len(rows), nil
 }
 
+// advance makes wm the watermark, durably, after BigQuery acknowledged n
+// rows up to it. e.mu is held.
+func (e *Exporter) advance(wm time.Time, n int) error {
+	if err := writeWatermark(e.path, wm); err != nil {
+		return err
+	}
+	e.wm, e.haveWM = wm, true
+	e.lagMu.Lock()
+	e.lagMark = wm
+	e.lagMu.Unlock()
+	e.rows.Add(float64(n))
+	return nil
+}
+
 // insert streams rows in batches of at most BatchRows, after making sure
-// the dataset and table exist.
-func (e *Exporter) insert(ctx context.Context, rows []export.Row) error {
+// the dataset and table exist, and returns how many rows (a prefix of
+// rows) BigQuery acknowledged.
+func (e *Exporter) insert(ctx context.Context, rows []export.Row) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
 	if e.client == nil {
 		c, err := bq.NewClient(ctx, e.cfg.Project, e.clientOptions()...)
 		if err != nil {
-			return fmt.Errorf("bigquery: client: %w", err)
+			return 0, fmt.Errorf("bigquery: client: %w", err)
 		}
 		e.client = c
 	}
 	if !e.ready {
 		if err := e.ensureTable(ctx); err != nil {
-			return err
+			return 0, err
 		}
 		e.ready = true
 	}
@@ -219,10 +243,10 @@ func (e *Exporter) insert(ctx context.Context, rows []export.Row) error {
 			if isNotFound(err) {
 				e.ready = false // the table went away: create it again next run
 			}
-			return fmt.Errorf("bigquery: insert %d rows into %s.%s: %w", len(batch), e.cfg.Dataset, e.cfg.Table, err)
+			return start, fmt.Errorf("bigquery: insert %d rows into %s.%s: %w", len(batch), e.cfg.Dataset, e.cfg.Table, err)
 		}
 	}
-	return nil
+	return len(rows), nil
 }
 
 func (e *Exporter) clientOptions() []option.ClientOption {

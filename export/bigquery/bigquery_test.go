@@ -327,3 +327,39 @@ func TestEmptyMinutesAdvance(t *testing.T) {
 		t.Errorf("BigQuery called for no rows")
 	}
 }
+
+// TestPartialProgress: a run that fails part-way keeps the minutes
+// BigQuery fully acknowledged, so a backlog moves forward; the next run
+// sends only the rest, and the rows counter counts each row once.
+func TestPartialProgress(t *testing.T) {
+	fake := newFakeBQ(t)
+	fake.failAfter = 3 // minute 0 (2 rows) and minute 1 (1 row) pass, minute 3 fails
+	base := exporttest.Base
+	clk := &clock{base.Add(6*time.Minute + 30*time.Second)}
+	dir := t.TempDir()
+	h := newExporter(t, fake, memstore.New(exporttest.Records(t)...), dir, clk, func(c *config.BigQueryExport) { c.BatchRows = 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := h.e.RunOnce(ctx); err == nil {
+		t.Fatal("run against a failing BigQuery succeeded")
+	}
+	if wm := watermarkOf(t, dir); wm != base.Add(3*time.Minute).Format(time.RFC3339) {
+		t.Fatalf("watermark %q after a partial run, want the start of minute 3", wm)
+	}
+	if v := testutil.ToFloat64(h.e.rows); v != 3 {
+		t.Errorf("rows counter %v after a partial run, want 3", v)
+	}
+	fake.mu.Lock()
+	fake.failAfter = 0
+	fake.mu.Unlock()
+	if n, err := h.e.RunOnce(context.Background()); n != 1 || err != nil {
+		t.Fatalf("next run: %d, %v; want the one row of minute 3", n, err)
+	}
+	all, byID := fake.accepted()
+	if len(all) != 4 || len(byID) != 4 {
+		t.Errorf("%d rows accepted (%d ids), want 4 and 4", len(all), len(byID))
+	}
+	if v := testutil.ToFloat64(h.e.rows); v != 4 {
+		t.Errorf("rows counter %v, want 4", v)
+	}
+}

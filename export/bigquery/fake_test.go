@@ -24,6 +24,8 @@ type fakeBQ struct {
 	inserts      []insertAll // every insertAll call, failed ones too
 	failed       []bool      // whether inserts[i] was answered 500
 	fail         bool        // answer insertAll with 500
+	failAfter    int         // > 0: answer insertAll with 500 once this many succeeded
+	succeeded    int
 	unknown      []string    // requests no route matched
 }
 
@@ -110,8 +112,9 @@ func (f *fakeBQ) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.inserts = append(f.inserts, ia)
-		f.failed = append(f.failed, f.fail)
-		if f.fail {
+		fail := f.fail || f.failAfter > 0 && f.succeeded >= f.failAfter
+		f.failed = append(f.failed, fail)
+		if fail {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, `{"error":{"code":500,"message":"backend error","errors":[{"reason":"backendError","message":"backend error"}]}}`)
@@ -121,6 +124,7 @@ func (f *fakeBQ) serve(w http.ResponseWriter, r *http.Request) {
 			notFound(w)
 			return
 		}
+		f.succeeded++
 		reply(map[string]any{"kind": "bigquery#tableDataInsertAllResponse"})
 	default:
 		f.unknown = append(f.unknown, r.Method+" "+r.URL.String())
