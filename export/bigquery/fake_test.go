@@ -26,7 +26,7 @@ type fakeBQ struct {
 	fail         bool        // answer insertAll with 500
 	failAfter    int         // > 0: answer insertAll with 500 once this many succeeded
 	succeeded    int
-	unknown      []string    // requests no route matched
+	unknown      []string // requests no route matched
 }
 
 type insertAll struct {
