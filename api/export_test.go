@@ -189,3 +189,28 @@ func TestExportRefusals(t *testing.T) {
 		t.Errorf("bad token: %d", code)
 	}
 }
+
+// TestExportIsolation: whatever filter a squad tries, a download holds no
+// row of another domain.
+func TestExportIsolation(t *testing.T) {
+	srv := exportServer(t, t.TempDir(), 0)
+	for tok, own := range map[string]string{"pay-secret": "payments", "onb-secret": "onboarding"} {
+		for _, f := range []string{"", "journey=open-account", "journey=pay", "service=signup", "service=payment-gateway",
+			"api=" + url.QueryEscape("POST /signup"), "api=" + url.QueryEscape("POST /payments"), "domain=unassigned"} {
+			for _, format := range []string{"csv", "parquet"} {
+				code, _, b := download(t, srv, "format="+format+"&range=10m&"+f, tok)
+				if code == http.StatusForbidden {
+					continue
+				}
+				if code != http.StatusOK {
+					t.Fatalf("%s %s as %s: %d %s", format, f, own, code, b)
+				}
+				for _, r := range decode(t, format, b) {
+					if r.Domain != own {
+						t.Errorf("%s %s as the %s squad: a row of %s", format, f, own, r.Domain)
+					}
+				}
+			}
+		}
+	}
+}
