@@ -79,3 +79,19 @@ func TestWriteParquet(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteCSVDefusesFormulas(t *testing.T) {
+	var b bytes.Buffer
+	r := exporttest.Want()[0]
+	r.Service, r.API = "=HYPERLINK(\"http://x\")", "@SUM(A1)"
+	if err := export.WriteCSV(&b, []export.Row{r}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[1][3] != "'=HYPERLINK(\"http://x\")" || recs[1][4] != "'@SUM(A1)" || recs[1][1] != "onboarding" {
+		t.Errorf("cells %q", recs[1])
+	}
+}

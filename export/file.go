@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -16,7 +17,10 @@ import (
 )
 
 // WriteCSV writes rows as CSV with a header line of Columns. The minute is
-// RFC 3339 in UTC; floats are written in their shortest exact form.
+// RFC 3339 in UTC; floats are written in their shortest exact form. A
+// dimension starting with =, +, -, @, tab or carriage return is prefixed
+// with ' so that a spreadsheet does not run it as a formula (OWASP's CSV
+// injection advice): route names can come from outside.
 func WriteCSV(w io.Writer, rows []Row) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(Columns); err != nil {
@@ -27,7 +31,7 @@ func WriteCSV(w io.Writer, rows []Row) error {
 	f64 := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	for i := range rows {
 		r := &rows[i]
-		rec = append(rec[:0], r.Minute.UTC().Format(time.RFC3339), r.Domain, r.Journey, r.Service, r.API,
+		rec = append(rec[:0], r.Minute.UTC().Format(time.RFC3339), cell(r.Domain), cell(r.Journey), cell(r.Service), cell(r.API),
 			i64(r.Requests), i64(r.Errors), i64(r.ErrorsBusiness), i64(r.ErrorsApplication), i64(r.ErrorsSystem),
 			f64(r.P50Ms), f64(r.P95Ms), f64(r.P99Ms),
 			f64(r.ApdexTMs), i64(r.Satisfied), i64(r.Tolerating), i64(r.Frustrated), f64(r.Apdex))
@@ -37,6 +41,14 @@ func WriteCSV(w io.Writer, rows []Row) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// cell defuses a value a spreadsheet would take for a formula.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // ArrowSchema is the schema of the Parquet export: Columns with the minute
