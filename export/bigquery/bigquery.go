@@ -111,9 +111,12 @@ func New(opts Options) (*Exporter, error) {
 		return nil, err
 	}
 	e.wm, e.haveWM, e.lagMark = wm, ok, wm
+	if !ok { // where the first run starts: the backlog shows before it succeeds
+		e.lagMark = e.now().Add(-e.cfg.Delay - e.cfg.Backfill).UTC().Truncate(time.Minute)
+	}
 	if opts.Registerer != nil {
 		lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "noctua_export_lag_seconds",
-			Help:        "How far the export is behind now: now minus the end of the last exported minute (0 before the first export).",
+			Help:        "How far the export is behind: now minus the end of the last exported minute (before the first export, minus where it starts).",
 			ConstLabels: prometheus.Labels{"exporter": "bigquery"}}, e.lagSeconds)
 		for _, c := range []prometheus.Collector{e.rows, e.errs, lag} {
 			if err := opts.Registerer.Register(c); err != nil {
@@ -129,9 +132,6 @@ func New(opts Options) (*Exporter, error) {
 func (e *Exporter) lagSeconds() float64 {
 	e.lagMu.Lock()
 	defer e.lagMu.Unlock()
-	if e.lagMark.IsZero() {
-		return 0
-	}
 	return max(e.now().Sub(e.lagMark).Seconds(), 0)
 }
 

@@ -24,7 +24,7 @@ type fakeBQ struct {
 	inserts      []insertAll // every insertAll call, failed ones too
 	failed       []bool      // whether inserts[i] was answered 500
 	fail         bool        // answer insertAll with 500
-	failAfter    int         // > 0: answer insertAll with 500 once this many succeeded
+	failAfter    int         // > 0: answer insertAll with 400 (not retried) once this many succeeded
 	succeeded    int
 	unknown      []string // requests no route matched
 }
@@ -112,9 +112,15 @@ func (f *fakeBQ) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.inserts = append(f.inserts, ia)
-		fail := f.fail || f.failAfter > 0 && f.succeeded >= f.failAfter
-		f.failed = append(f.failed, fail)
-		if fail {
+		refuse := f.failAfter > 0 && f.succeeded >= f.failAfter
+		f.failed = append(f.failed, f.fail || refuse)
+		if refuse {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":{"code":400,"message":"refused","errors":[{"reason":"invalid","message":"refused"}]}}`)
+			return
+		}
+		if f.fail {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, `{"error":{"code":500,"message":"backend error","errors":[{"reason":"backendError","message":"backend error"}]}}`)
