@@ -70,6 +70,9 @@ type Options struct {
 	// Sources reports the ingest sources' health for GET /api/v1/sources;
 	// nil: the endpoint answers an empty list.
 	Sources func() []ingest.SourceStatus
+	// MaxExportRows bounds a CSV or Parquet download (GET /api/v1/export);
+	// default DefaultMaxExportRows.
+	MaxExportRows int
 }
 
 // API serves the REST endpoints and computes the views. It is safe for
@@ -95,6 +98,7 @@ type API struct {
 	digests [][32]byte          // SHA-256 of each configured token
 	audit   *audit.Log          // nil: no audit log
 	sources func() []ingest.SourceStatus
+	maxRows int // rows of one export download
 }
 
 // domainT is a domain's default Apdex T and whether any of its APIs has a
@@ -150,6 +154,7 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 		digests:     tokenDigests(cfg),
 		audit:       opts.Audit,
 		sources:     opts.Sources,
+		maxRows:     opts.MaxExportRows,
 	}
 	if a.samples == nil {
 		a.samples, _ = q.(store.SampleQuerier)

@@ -32,6 +32,7 @@ const AuthHeader = "X-Noctua-Auth"
 //	GET /api/v1/requests
 //	GET /api/v1/errors
 //	GET /api/v1/logs
+//	GET /api/v1/export (CSV or Parquet download)
 //	GET /api/v1/infra, GET /api/v1/probes (see InfraRoutes)
 func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/whoami", a.handle(a.whoami))
@@ -42,6 +43,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/requests", a.handle(a.requests))
 	mux.Handle("GET /api/v1/errors", a.handle(a.errorCodes))
 	mux.Handle("GET /api/v1/logs", a.handle(a.logRows))
+	mux.HandleFunc("GET /api/v1/export", a.exportFile)
 	mux.Handle("GET /api/v1/audit", a.handle(a.auditTail))
 	mux.Handle("GET /api/v1/sources", a.handle(a.sourceList))
 	mux.Handle("GET /api/v1/samples", a.handle(a.samplesHandler))

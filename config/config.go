@@ -28,6 +28,7 @@ type Config struct {
 	Storage  Storage   `yaml:"storage"`
 	Kafka    Kafka     `yaml:"kafka"`
 	OTLP     OTLP      `yaml:"otlp"`
+	Export   Export    `yaml:"export"`
 }
 
 // Server holds the process settings. Command-line flags override them.
@@ -216,6 +217,7 @@ func Parse(b []byte) (*Config, error) { return parse(b, false) }
 func (c *Config) SetDefaults() {
 	c.Storage.setDefaults()
 	c.Kafka.setDefaults()
+	c.Export.setDefaults()
 	s := &c.Server
 	if s.Listen == "" {
 		s.Listen = DefaultListen

@@ -40,6 +40,7 @@ func (c *Config) Validate() error {
 	c.Storage.validate(&p)
 	c.validateKafka(&p)
 	c.validateOTLP(&p)
+	c.Export.validate(&p)
 	c.Health.HealthJudging.validate(&p)
 	if len(p) == 0 {
 		return nil

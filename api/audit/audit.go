@@ -1,5 +1,5 @@
 // Package audit keeps Noctua's append-only audit log: who logged in, who
-// was denied, who exported raw rows, and every configuration load, one
+// was denied, who exported raw rows or downloaded rollups, and every configuration load, one
 // JSON object a line in <data_dir>/audit.log.
 //
 // Entries are hash chained: each carries the SHA-256 of the one before it
@@ -30,7 +30,7 @@ import (
 const (
 	KindLogin  = "login"  // a token opened the dashboard's live connection
 	KindDenied = "denied" // a request refused with 401 or 403
-	KindExport = "export" // raw rows read (requests, logs)
+	KindExport = "export" // raw rows read (requests, logs) or a rollup file downloaded (CSV, Parquet)
 	KindConfig = "config" // a configuration loaded (at start or on reload)
 )
 

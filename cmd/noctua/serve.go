@@ -24,6 +24,7 @@ import (
 	"github.com/noctua-obs/noctua/api/ws"
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/demo"
+	"github.com/noctua-obs/noctua/export/bigquery"
 	"github.com/noctua-obs/noctua/ingest"
 	"github.com/noctua-obs/noctua/ingest/kafkalag"
 	"github.com/noctua-obs/noctua/ingest/lokipush"
@@ -155,6 +156,15 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		}
 		src.History = st // restore the windows after a restart
 		sources.Add(src)
+	}
+	if bc := cfg.Export.BigQuery; bc != nil {
+		ex, err := bigquery.New(bigquery.Options{Config: *bc, DataDir: cfg.Server.DataDir, Store: st,
+			ApdexTs: transform.NewApdexTs(cfg), Registerer: reg, Logger: log.With(logger, "component", "export/bigquery")})
+		if err != nil {
+			return err
+		}
+		defer func() { cancel(); ex.Close() }() // stop the run in flight, then close the client
+		sources.Add(ex)                         // health in /api/v1/sources and noctua_source_*
 	}
 	otlpOpts, err := otlp.ReceiverOptionsFromConfig(cfg, log.With(logger, "component", "otlp"))
 	if err != nil {
