@@ -2,6 +2,8 @@ package kafkalag
 
 import (
 	"errors"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -167,4 +169,53 @@ func TestJudgeErr(t *testing.T) {
 			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)
 		}
 	}
+}
+
+// BenchmarkJudge100k is a whole poll's work after the admin requests for
+// 100,000 partitions (100 groups × 2 topics × 500 partitions), windows
+// full: lag against the last stable offset, time lag, status, rates,
+// drain, and the ~5 samples per partition built. It reports the heap the
+// windows keep per partition.
+func BenchmarkJudge100k(b *testing.B) {
+	const groups, topics, parts = 100, 2, 500
+	lagsAt := func(poll int) kadm.DescribedGroupLags {
+		out := kadm.DescribedGroupLags{}
+		for g := range groups {
+			name := "group-" + strconv.Itoa(g)
+			gl := kadm.GroupLag{}
+			for t := range topics {
+				topic := "topic-" + strconv.Itoa(g) + "-" + strconv.Itoa(t)
+				ps := map[int32]kadm.GroupMemberLag{}
+				for p := range int32(parts) {
+					end := int64(1000 + 100*poll + int(p)%7)
+					ps[p] = kadm.GroupMemberLag{Topic: topic, Partition: p, Member: &kadm.DescribedGroupMember{},
+						Commit: kadm.Offset{At: int64(900 + 95*poll)}, End: kadm.ListedOffset{Offset: end}}
+				}
+				gl[topic] = ps
+			}
+			out[name] = kadm.DescribedGroupLag{Group: name, State: "Stable", Lag: gl}
+		}
+		return out
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s := &Source{cluster: config.KafkaCluster{Name: "core"}, windows: map[partKey]*Window{}}
+	t0 := time.Unix(1_700_000_000, 0)
+	for poll := range DefaultWindow {
+		s.judge(lagsAt(poll), nil, nil, t0.Add(time.Duration(poll)*10*time.Second))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perPart := float64(after.HeapAlloc-before.HeapAlloc) / (groups * topics * parts)
+	next := lagsAt(DefaultWindow)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		ss, _ := s.judge(next, nil, nil, t0.Add(time.Duration(DefaultWindow+i)*10*time.Second))
+		if len(ss) < groups*topics*parts*5 {
+			b.Fatalf("%d samples", len(ss))
+		}
+	}
+	b.ReportMetric(perPart, "window-B/partition")
 }

@@ -180,6 +180,13 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 // samples, and the first group that could not be read (stored as ERR).
 func (s *Source) judge(lags kadm.DescribedGroupLags, stable kadm.ListedOffsets, settled map[gap]bool, now time.Time) ([]record.Sample, error) {
 	p := poller{s: s, now: now, ts: now.UnixNano(), settled: settled}
+	parts := 0
+	lags.Each(func(g kadm.DescribedGroupLag) {
+		for _, ps := range g.Lag {
+			parts += len(ps)
+		}
+	})
+	p.ss = make([]record.Sample, 0, 5*parts+12*len(lags))
 	var firstErr error
 	lags.Each(func(g kadm.DescribedGroupLag) {
 		if err := g.Error(); err != nil {
@@ -260,6 +267,13 @@ func (p *poller) add(name string, v float64, group string, extra ...record.Label
 	p.ss = append(p.ss, sample(p.ts, name, v, p.s.cluster.Name, group, extra...))
 }
 
+// addPart adds a partition's sample with its labels ls (cluster, group,
+// partition, topic: sorted), shared by the partition's samples: the
+// pipeline and stores never modify a sample's labels.
+func (p *poller) addPart(name string, v float64, ls []record.Label) {
+	p.ss = append(p.ss, record.Sample{TS: p.ts, Name: name, Value: v, Kind: record.KindGauge, Labels: ls})
+}
+
 // group judges every partition of one group and adds the group's samples.
 func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
 	var total, known, sum int64
@@ -268,10 +282,11 @@ func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
 	for topic, parts := range g.Lag {
 		for part, l := range parts {
 			total++
-			pl := []record.Label{{Name: record.LabelPartition, Value: strconv.Itoa(int(part))}, {Name: record.LabelTopic, Value: topic}}
+			pl := []record.Label{{Name: record.LabelCluster, Value: p.s.cluster.Name}, {Name: record.LabelGroup, Value: g.Group},
+				{Name: record.LabelPartition, Value: strconv.Itoa(int(part))}, {Name: record.LabelTopic, Value: topic}}
 			if l.Err != nil {
 				worst = max(worst, StatusErr)
-				p.add(LagStatus, float64(StatusErr), g.Group, pl...)
+				p.addPart(LagStatus, float64(StatusErr), pl)
 				continue
 			}
 			if l.Commit.At < 0 || l.End.Offset < 0 {
@@ -284,17 +299,17 @@ func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
 			known++
 			lag := max(end-l.Commit.At, 0)
 			sum += lag
-			p.add(LagOffsets, float64(lag), g.Group, pl...)
-			p.add(CommittedOffset, float64(l.Commit.At), g.Group, pl...)
-			p.add(EndOffset, float64(end), g.Group, pl...)
+			p.addPart(LagOffsets, float64(lag), pl)
+			p.addPart(CommittedOffset, float64(l.Commit.At), pl)
+			p.addPart(EndOffset, float64(end), pl)
 			w := p.s.window(partKey{g.Group, topic, part})
 			if w == nil {
 				continue // past MaxPartitions: lag only
 			}
 			w.Add(Point{TS: p.now, Commit: l.Commit.At, End: end, Orphan: l.IsEmpty()})
 			v := w.Evaluate()
-			p.add(LagSeconds, v.Lag.Seconds(), g.Group, pl...)
-			p.add(LagStatus, float64(v.Status), g.Group, pl...)
+			p.addPart(LagSeconds, v.Lag.Seconds(), pl)
+			p.addPart(LagStatus, float64(v.Status), pl)
 			maxLag = max(maxLag, v.Lag)
 			worst = max(worst, v.Status)
 			consume, produce, trend = consume+v.ConsumeRate, produce+v.ProduceRate, trend+v.Trend
