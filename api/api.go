@@ -162,6 +162,9 @@ func New(cfg *config.Config, q store.Querier, opts Options) *API {
 	if a.owners == nil {
 		a.owners = transform.NewDomains(cfg)
 	}
+	if a.maxRows <= 0 {
+		a.maxRows = DefaultMaxExportRows
+	}
 	if a.groupOwners == nil {
 		a.groupOwners = transform.NewOwners(cfg)
 	}

@@ -120,6 +120,12 @@ func Open(ctx context.Context, cfg config.ClickHouse, opts Options) (*Store, err
 		return nil, err
 	}
 	level.Info(opts.Logger).Log("msg", "clickhouse store open", "addr", fmt.Sprint(cfg.Addr), "database", cfg.Database)
+	// The first retention pass runs before Open returns, so that it never
+	// races the caller's first writes; the job then runs every
+	// RetentionEvery.
+	if _, err := s.DropExpired(ctx); err != nil {
+		level.Warn(opts.Logger).Log("msg", "clickhouse retention failed", "err", err)
+	}
 	go s.retain()
 	return s, nil
 }

@@ -69,19 +69,19 @@ func (s *Store) createSchema(ctx context.Context) error {
 }
 
 // retain drops, every RetentionEvery until Close, the partitions wholly
-// older than the retention.
+// older than the retention (Open ran the first pass).
 func (s *Store) retain() {
 	defer close(s.done)
 	t := time.NewTicker(s.opts.RetentionEvery)
 	defer t.Stop()
 	for {
-		if _, err := s.DropExpired(context.Background()); err != nil {
-			level.Warn(s.opts.Logger).Log("msg", "clickhouse retention failed", "err", err)
-		}
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
+		}
+		if _, err := s.DropExpired(context.Background()); err != nil {
+			level.Warn(s.opts.Logger).Log("msg", "clickhouse retention failed", "err", err)
 		}
 	}
 }

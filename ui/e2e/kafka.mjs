@@ -71,6 +71,8 @@ try {
   if (seen.charts.map((c) => c.group).join() !== [want.lagging, want.caughtUp].join() || seen.charts.some((c) => !c.canvas || c.points < 2)) throw new Error(`charts ${JSON.stringify(seen.charts)}`);
   const statusText = await page.$eval(`#kafka-groups tr[data-group="${want.lagging}"] [data-metric="status"]`, (td) => td.textContent);
   if (statusText !== 'STOP') throw new Error(`status cell ${statusText}`);
+  const why = await page.$eval(`#kafka-groups tr[data-group="${want.lagging}"] [data-metric="status"] .kstatus`, (s) => s.title);
+  if (!why.startsWith(`no consumer: ${want.lag} messages waiting`)) throw new Error(`status reason "${why}"`);
 
   // A group's topics and partitions.
   await page.click(`#kafka-groups tr[data-group="${want.lagging}"] td[data-metric="cluster"]`);

@@ -15,7 +15,7 @@ const NoctuaKafka = (() => {
   function health(g) {
     if (g.health) return g.health;
     let h = { STALL: 'crit', STOP: 'crit', REWIND: 'crit', ERR: 'crit', WARN: 'warn', OK: 'ok' }[g.status] || 'nodata';
-    if (g.threshold_seconds > 0 && g.lag_seconds > g.threshold_seconds && (h === 'ok' || h === 'nodata')) h = 'warn';
+    if ((g.lag_warn_seconds ?? g.threshold_seconds) > 0 && g.lag_seconds > (g.lag_warn_seconds ?? g.threshold_seconds) && (h === 'ok' || h === 'nodata')) h = 'warn';
     return h;
   }
   const rank = (h) => ({ crit: 0, warn: 1, nodata: 2, ok: 3 }[h] ?? 3);
@@ -82,7 +82,8 @@ const NoctuaKafka = (() => {
   }
 
   // statusCell is a group's status with its health colour.
-  const statusCell = (g) => el('span', { class: 'kstatus h-' + health(g), 'data-status': g.status }, g.status);
+  // The server's reason (why the group is not OK) is the badge's tooltip.
+  const statusCell = (g) => el('span', { class: 'kstatus h-' + health(g), 'data-status': g.status, title: g.reason || '' }, g.status);
 
   return { health, rank, worstFirst, dur, msgs, drain, trend, coverage, key, href, spark, statusCell };
 })();
@@ -180,10 +181,10 @@ const NoctuaKafka = (() => {
       Noctua.rowCells(tr, [
         ['group', { sig: g.group + '|' + g.domain + '|' + g.cluster, build: () => el('a', { href: K.href(g, rq) }, g.group) }],
         ['cluster', g.cluster, 'dim'],
-        ['status', { sig: g.status + h, build: () => K.statusCell(g) }],
+        ['status', { sig: g.status + h + (g.reason || ''), build: () => K.statusCell(g) }],
         ['lag-offsets', K.msgs(g.lag_offsets), 'n'],
         ['lag-seconds', K.dur(g.lag_seconds), 'n'],
-        ['chart', { sig: vals.join(',') + '|' + (g.threshold_seconds || 0), build: () => K.spark(vals, g.threshold_seconds) }],
+        ['chart', { sig: vals.join(',') + '|' + ((g.lag_warn_seconds ?? g.threshold_seconds) || 0), build: () => K.spark(vals, (g.lag_warn_seconds ?? g.threshold_seconds)) }],
         ['max-lag', K.msgs(g.max_lag_offsets), 'n'],
         ['trend', K.trend(g)],
         ['drain', K.drain(g), 'n'],
