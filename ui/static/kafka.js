@@ -234,7 +234,7 @@ const NoctuaKafka = (() => {
       box.dataset.state = g ? 'ready' : 'empty';
       setContent(box, JSON.stringify([s, g && g.status, g && g.lag_offsets, v.topics, v.partitions]), () => [
         el('h2', {}, 'Group ', el('span', { class: 'gname' }, s.group), ' ', el('span', { class: 'hint' },
-          g ? `${g.cluster} · ${g.domain} · ${g.status} · ${K.msgs(g.lag_offsets)} message(s) behind · ${K.dur(g.lag_seconds)}` : 'no data in this range'),
+          g ? `${g.cluster} · ${g.domain} · ${g.status} · ${g.reason || `${K.msgs(g.lag_offsets)} message(s) behind · ${K.dur(g.lag_seconds)}`}` : 'no data in this range'),
         ' ', el('button', { type: 'button', class: 'close', onclick: unselect }, 'close')),
         el('div', { class: 'kafka-detail-tables' },
           el('table', { id: 'kafka-topics', class: 'grid' },
