@@ -155,6 +155,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 			return err
 		}
 		src.History = st // restore the windows after a restart
+		src.Owner = norm.Owners().Group
 		sources.Add(src)
 	}
 	if bc := cfg.Export.BigQuery; bc != nil {
