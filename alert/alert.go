@@ -111,7 +111,8 @@ func (a *Alert) Labels() map[string]string {
 }
 
 // sortWorstFirst orders alerts: firing before resolved, page before ticket,
-// then by how far past the threshold, the oldest first, then by key.
+// then the fastest-burning rule first (1h/5m before 6h/30m), then by how
+// far past the threshold, the oldest first, then by key.
 func sortWorstFirst(as []Alert) {
 	rank := func(a *Alert) int {
 		r := 0
@@ -124,7 +125,7 @@ func sortWorstFirst(as []Alert) {
 		return r
 	}
 	slices.SortFunc(as, func(x, y Alert) int {
-		return cmp.Or(cmp.Compare(rank(&x), rank(&y)), cmp.Compare(y.excess(), x.excess()),
+		return cmp.Or(cmp.Compare(rank(&x), rank(&y)), cmp.Compare(y.BurnRate, x.BurnRate), cmp.Compare(y.excess(), x.excess()),
 			x.StartsAt.Compare(y.StartsAt), cmp.Compare(x.Key, y.Key))
 	})
 }
