@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,6 +94,14 @@ func New(opts Options) (*Evaluator, error) {
 	}
 	e := &Evaluator{opts: opts, cfg: opts.Config.Alerting, logger: opts.Logger, now: opts.Now, squads: map[string]string{}}
 	e.tracker.Now = opts.Now
+	if e.cfg.ExternalURL == "" {
+		scheme := "http"
+		if opts.Config.Server.TLSCertFile != "" {
+			scheme = "https"
+		}
+		e.cfg.ExternalURL = scheme + "://" + opts.Config.Server.Listen
+	}
+	e.cfg.ExternalURL = strings.TrimRight(e.cfg.ExternalURL, "/")
 	for _, d := range opts.Config.Domains {
 		e.squads[d.ID] = d.Squad
 	}

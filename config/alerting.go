@@ -27,7 +27,8 @@ type Alerting struct {
 	// after every evaluation.
 	AlertmanagerURL string `yaml:"alertmanager_url"`
 	// ExternalURL is how browsers reach Noctua, for the alerts'
-	// generatorURL (the squad's page); default http://<server.listen>.
+	// generatorURL (the squad's page); default http://<server.listen>
+	// (scheme https with server TLS).
 	ExternalURL string `yaml:"external_url"`
 	// BuiltinFor is how many consecutive evaluations a Kafka group, a probe
 	// target or a host must be crit before its built-in alert fires;
@@ -139,7 +140,7 @@ var DefaultErrorClasses = []string{"application", "system"}
 // On reports whether a built-in alert switch is on (nil: on).
 func On(b *bool) bool { return b == nil || *b }
 
-func (a *Alerting) setDefaults(listen string) {
+func (a *Alerting) setDefaults() {
 	if len(a.Rules) == 0 {
 		a.Rules = slices.Clone(DefaultBurnRules)
 	}
@@ -157,9 +158,6 @@ func (a *Alerting) setDefaults(listen string) {
 	}
 	if a.MaxAlerts == 0 {
 		a.MaxAlerts = DefaultMaxAlerts
-	}
-	if a.ExternalURL == "" {
-		a.ExternalURL = "http://" + listen
 	}
 	for i := range a.SLOs {
 		if len(a.SLOs[i].ErrorClasses) == 0 {

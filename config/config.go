@@ -276,7 +276,7 @@ func (c *Config) SetDefaults() {
 	c.Logs.setDefaults()
 	c.Scrape.setDefaults()
 	c.Health.setInfraDefaults()
-	c.Alerting.setDefaults(s.Listen)
+	c.Alerting.setDefaults()
 }
 
 // Domain returns the domain with the given id, or nil.
