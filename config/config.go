@@ -29,6 +29,7 @@ type Config struct {
 	Kafka    Kafka     `yaml:"kafka"`
 	OTLP     OTLP      `yaml:"otlp"`
 	Export   Export    `yaml:"export"`
+	Alerting Alerting  `yaml:"alerting"`
 }
 
 // Server holds the process settings. Command-line flags override them.
@@ -278,6 +279,7 @@ func (c *Config) SetDefaults() {
 	c.Logs.setDefaults()
 	c.Scrape.setDefaults()
 	c.Health.setInfraDefaults()
+	c.Alerting.setDefaults()
 }
 
 // Domain returns the domain with the given id, or nil.

@@ -41,6 +41,7 @@ func (c *Config) Validate() error {
 	c.validateKafka(&p)
 	c.validateOTLP(&p)
 	c.Export.validate(&p)
+	c.validateAlerting(&p)
 	c.Health.HealthJudging.validate(&p)
 	if len(p) == 0 {
 		return nil

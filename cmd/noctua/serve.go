@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/noctua-obs/noctua/alert"
 	"github.com/noctua-obs/noctua/api"
 	"github.com/noctua-obs/noctua/api/ws"
 	"github.com/noctua-obs/noctua/config"
@@ -193,11 +194,17 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	}
 	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes, Audit: auditLog,
 		Sources: sources.Statuses, Owners: norm.Domains(), SampleOwners: norm.Owners()})
+	alerts, err := alert.New(alert.Options{Config: cfg, Store: st, Signals: views, Owners: norm.Domains(),
+		DataDir: cfg.Server.DataDir, Logger: log.With(logger, "component", "alert")})
+	if err != nil {
+		return err
+	}
+	sources.Add(alerts) // evaluates every alerting.evaluate_every; health in /api/v1/sources
 	hub := ws.NewHub(views, ws.Options{
 		Interval:       cfg.Server.LiveInterval,
 		AllowedOrigins: cfg.Server.AllowedOrigins,
 		Logger:         log.With(logger, "component", "ws"),
-		Views:          []api.View{views.InfraView(), views.ProbesView(), views.SamplesLiveView(), views.KafkaLiveView()},
+		Views:          []api.View{views.InfraView(), views.ProbesView(), views.SamplesLiveView(), views.KafkaLiveView(), alerts.View()},
 	})
 	reg.MustRegister(hub.Collector())
 	go hub.Run(ctx)
@@ -221,6 +228,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	mux.Handle("POST /loki/api/v1/push", writer(push(lokipush.Source).Track(lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts))))
 	go func() { _ = sources.Run(ctx) }()
 	views.Routes(mux)
+	alerts.Routes(mux, views)
 	mux.Handle("GET /ws", hub)
 	mux.Handle("GET /metrics", views.Require(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), config.RoleMetrics, config.RoleNOC))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
