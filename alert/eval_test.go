@@ -318,3 +318,34 @@ func TestLatencySLO(t *testing.T) {
 		t.Errorf("availability fired on business errors: %+v", av)
 	}
 }
+
+// TestQuietWindowDoesNotPage: a quiet journey (2 requests a minute) whose
+// last 5 minutes hold 10 requests, 2 of them failed, burns 200× over 5m
+// and the hour, yet holds fewer requests than alerting.min_requests (20)
+// in the short window: the 1h/5m page does not fire. With min_requests
+// -1 it does.
+func TestQuietWindowDoesNotPage(t *testing.T) {
+	var rows []record.Request
+	for m := t0.Add(-time.Hour); m.Before(t0); m = m.Add(30 * time.Second) {
+		r := record.Request{TS: m.UnixNano(), Journey: "checkout", Domain: "payments", Service: "payment-gateway", API: "pay",
+			Duration: 20 * time.Millisecond, Apdex: record.ApdexSatisfied}
+		if m.Unix()%300 < 60 { // 2 of every 10
+			r.Error, r.ErrorCode, r.ErrorClass, r.Apdex = true, "DB_DOWN", record.ClassSystem, record.ApdexFrustrated
+		}
+		rows = append(rows, r)
+	}
+	for _, min := range []int64{config.DefaultMinRequests, -1} {
+		cfg := parseConfig(t, "")
+		cfg.Alerting.SLOs = cfg.Alerting.SLOs[:1] // checkout
+		cfg.Alerting.MinRequests = min
+		h := newHarness(t, cfg, memstore.New(rows...), t.TempDir(), newClock(t0), nil)
+		h.eval(t)
+		a := h.byKey(keyPage1)
+		switch {
+		case min > 0 && a != nil && a.Firing():
+			t.Errorf("min_requests %d: a 5-minute window of 10 requests paged (%s)", min, a.Summary)
+		case min < 0 && (a == nil || !a.Firing()):
+			t.Errorf("min_requests -1: the quiet journey's burn did not page: %+v", a)
+		}
+	}
+}

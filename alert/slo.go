@@ -149,8 +149,9 @@ func (w windows) of(s config.SLO, d time.Duration) tally {
 
 // sloConditions judges every SLO by every rule: burn rate = error rate ÷
 // (1 − objective) over the rule's long and short windows; the rule fires
-// when both are at or above its burn rate and resolves when the short one
-// drops below it.
+// when both are at or above its burn rate, with at least MinRequests
+// requests in the short window, and resolves when the short one drops
+// below it (low traffic alone neither fires nor resolves a rule).
 func (e *Evaluator) sloConditions(ctx context.Context, now time.Time) ([]condition, error) {
 	if len(e.targets) == 0 {
 		return nil, nil
@@ -174,7 +175,9 @@ func (e *Evaluator) sloConditions(ctx context.Context, now time.Time) ([]conditi
 			budget := 1 - s.objective/100
 			for _, r := range e.cfg.Rules {
 				long := s.rate(ws.of(t.slo, r.LongWindow)) / budget
-				short := s.rate(ws.of(t.slo, r.ShortWindow)) / budget
+				shortTally := ws.of(t.slo, r.ShortWindow)
+				short := s.rate(shortTally) / budget
+				enough := shortTally.total >= e.cfg.MinRequests // too quiet to page on
 				a := Alert{
 					Key:  fmt.Sprintf("slo/%s/%s/%s", t.slo.Target(), s.name, r.Name()),
 					Name: alertNames[KindSLO], Kind: KindSLO, Severity: r.Severity, Rule: r.Name(), SLI: s.name,
@@ -189,7 +192,7 @@ func (e *Evaluator) sloConditions(ctx context.Context, now time.Time) ([]conditi
 				a.Summary = fmt.Sprintf("%s: burn %s× over %s and %s× over %s, %s%% of the %s budget",
 					name, fmtNum(long), config.FmtDuration(r.LongWindow), fmtNum(short), config.FmtDuration(r.ShortWindow),
 					fmtNum(r.BudgetPct(e.cfg.Period)), periodName(e.cfg.Period))
-				out = append(out, condition{a: a, active: long >= r.BurnRate && short >= r.BurnRate, clear: short < r.BurnRate})
+				out = append(out, condition{a: a, active: enough && long >= r.BurnRate && short >= r.BurnRate, clear: short < r.BurnRate})
 			}
 		}
 	}

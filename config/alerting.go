@@ -42,7 +42,15 @@ type Alerting struct {
 	KeepResolved time.Duration `yaml:"keep_resolved"`
 	// MaxAlerts bounds the alerts kept, firing and resolved; default 1000.
 	MaxAlerts int `yaml:"max_alerts"`
+	// MinRequests is the traffic a rule's short window needs before the
+	// rule may fire: below it, one failed request of a quiet hour is not a
+	// page. Default 20; -1 for none.
+	MinRequests int64 `yaml:"min_requests"`
 }
+
+// DefaultMinRequests is the short-window traffic below which a burn-rate
+// rule does not fire.
+const DefaultMinRequests = 20
 
 // BuiltinAlerts switches the built-in alerts off (each defaults to on).
 type BuiltinAlerts struct {
@@ -153,6 +161,9 @@ func (a *Alerting) setDefaults() {
 	if a.BuiltinFor == 0 {
 		a.BuiltinFor = DefaultBuiltinFor
 	}
+	if a.MinRequests == 0 {
+		a.MinRequests = DefaultMinRequests
+	}
 	if a.KeepResolved == 0 {
 		a.KeepResolved = DefaultKeepResolved
 	}
@@ -171,6 +182,9 @@ func (c *Config) validateAlerting(p *problems) {
 	journeys := map[string]bool{}
 	for _, j := range c.Journeys {
 		journeys[j.ID] = true
+	}
+	if a.MinRequests < -1 {
+		p.add("alerting.min_requests", "want -1 (none) or more, got %d", a.MinRequests)
 	}
 	seen := map[string]bool{}
 	for i, s := range a.SLOs {
