@@ -12,6 +12,8 @@ import (
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store/memstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // testConfig: a checkout journey crossing payments and cards, with an SLO
@@ -347,5 +349,24 @@ func TestQuietWindowDoesNotPage(t *testing.T) {
 		case min < 0 && (a == nil || !a.Firing()):
 			t.Errorf("min_requests -1: the quiet journey's burn did not page: %+v", a)
 		}
+	}
+}
+
+// TestMetrics: /metrics counts the firing alerts by severity and kind.
+func TestMetrics(t *testing.T) {
+	cfg := parseConfig(t, "")
+	cfg.Alerting.SLOs = cfg.Alerting.SLOs[:1] // checkout
+	h := newHarness(t, cfg, memstore.New(traffic(t0.Add(-72*time.Hour), t0, every(50))...), t.TempDir(), newClock(t0), nil)
+	h.eval(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(h.ev.Collector())
+	want := `
+# HELP noctua_alerts_firing Alerts firing now, by severity (page, ticket) and kind (slo, kafka, probe, host).
+# TYPE noctua_alerts_firing gauge
+noctua_alerts_firing{kind="slo",severity="page"} 2
+noctua_alerts_firing{kind="slo",severity="ticket"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "noctua_alerts_firing"); err != nil {
+		t.Error(err)
 	}
 }

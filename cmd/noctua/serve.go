@@ -200,6 +200,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		return err
 	}
 	sources.Add(alerts) // evaluates every alerting.evaluate_every; health in /api/v1/sources
+	reg.MustRegister(alerts.Collector())
 	hub := ws.NewHub(views, ws.Options{
 		Interval:       cfg.Server.LiveInterval,
 		AllowedOrigins: cfg.Server.AllowedOrigins,
