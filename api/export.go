@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,26 +39,14 @@ var exportTypes = map[string]string{
 // down, to rounded down, so the current, incomplete step is left out).
 // Each download is written to the audit log before it is answered.
 func (a *API) exportFile(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	if a.cfg.AuthEnabled() {
-		w.Header().Set(AuthHeader, "bearer")
-	} else {
-		w.Header().Set(AuthHeader, "disabled")
-	}
-	s, err := a.Authenticate(r)
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="noctua"`)
-		a.WriteError(w, r, err)
+	s, ctx, cancel, ok := a.begin(w, r)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
 	defer cancel()
 	f, err := a.buildExport(ctx, s, r)
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("%w: the export ran past its budget of %s; narrow the range or the filters", err, QueryTimeout)
-	}
 	if err != nil {
-		a.WriteError(w, r, err)
+		a.WriteError(w, r, overBudget(err, "export"))
 		return
 	}
 	a.record(r, audit.Entry{Kind: audit.KindExport, Who: s.Name, Role: s.Role,

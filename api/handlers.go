@@ -61,26 +61,14 @@ type handlerFunc func(ctx context.Context, s Scope, r *http.Request) (any, error
 // handle authenticates the caller, runs h and writes its JSON or error.
 func (a *API) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		if a.cfg.AuthEnabled() {
-			w.Header().Set(AuthHeader, "bearer")
-		} else {
-			w.Header().Set(AuthHeader, "disabled")
-		}
-		s, err := a.Authenticate(r)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="noctua"`)
-			a.WriteError(w, r, err)
+		s, ctx, cancel, ok := a.begin(w, r)
+		if !ok {
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
 		defer cancel()
 		body, err := h(ctx, s, r)
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w: the query ran past its budget of %s; narrow the range or the filters", err, QueryTimeout)
-		}
 		if err != nil {
-			a.WriteError(w, r, err)
+			a.WriteError(w, r, overBudget(err, "query"))
 			return
 		}
 		if r.URL.Path == "/api/v1/requests" || r.URL.Path == "/api/v1/logs" {
@@ -88,6 +76,34 @@ func (a *API) handle(h handlerFunc) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, body)
 	})
+}
+
+// begin sets the headers every answer carries and authenticates the
+// caller, answering 401 or 403 itself (ok false); otherwise the query's
+// context runs under its budget, QueryTimeout.
+func (a *API) begin(w http.ResponseWriter, r *http.Request) (s Scope, ctx context.Context, cancel context.CancelFunc, ok bool) {
+	w.Header().Set("Cache-Control", "no-store")
+	if a.cfg.AuthEnabled() {
+		w.Header().Set(AuthHeader, "bearer")
+	} else {
+		w.Header().Set(AuthHeader, "disabled")
+	}
+	s, err := a.Authenticate(r)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="noctua"`)
+		a.WriteError(w, r, err)
+		return s, nil, nil, false
+	}
+	ctx, cancel = context.WithTimeout(r.Context(), QueryTimeout)
+	return s, ctx, cancel, true
+}
+
+// overBudget says what to do when err is the query budget running out.
+func overBudget(err error, what string) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: the %s ran past its budget of %s; narrow the range or the filters", err, what, QueryTimeout)
+	}
+	return err
 }
 
 // redactToken returns q without its token parameter, for the audit log.
