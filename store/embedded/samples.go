@@ -210,7 +210,6 @@ func (sampleSpec) rows(rec arrow.Record, fn func([]record.Sample)) error {
 	return nil
 }
 
-
 // AppendSamples implements store.SampleAppender with the contract of
 // AppendRequests: it returns once ss is in the fsynced samples WAL.
 func (s *Store) AppendSamples(ctx context.Context, ss []record.Sample) error {
