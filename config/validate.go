@@ -41,6 +41,8 @@ func (c *Config) Validate() error {
 	c.validateKafka(&p)
 	c.validateOTLP(&p)
 	c.Export.validate(&p)
+	c.ScaleOut.validate(&p)
+	c.validateRole(&p)
 	c.Health.HealthJudging.validate(&p)
 	if len(p) == 0 {
 		return nil

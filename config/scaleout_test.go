@@ -1,0 +1,59 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestScaleOutDefaults(t *testing.T) {
+	c, err := Load("testdata/scaleout.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.ScaleOut.Kafka
+	if c.Server.Role != ServerRoleWriter || k.TopicPrefix != "noctua" || k.Group != "noctua-writer" || k.Partitions != 6 ||
+		k.MaxBufferedRecords != DefaultMaxBufferedRecords || k.ProduceTimeout != DefaultProduceTimeout || c.ScaleOut.APIPoll != 2*time.Second {
+		t.Errorf("defaults not applied: role %q, %+v, api_poll %s", c.Server.Role, *k, c.ScaleOut.APIPoll)
+	}
+	if r, l, s := k.Topics(); r != "noctua.requests" || l != "noctua.logs" || s != "noctua.samples" {
+		t.Errorf("topics = %s %s %s", r, l, s)
+	}
+	c, err = Parse(nil)
+	if err != nil || c.Server.Role != ServerRoleAll || c.ScaleOut.Kafka != nil {
+		t.Errorf("empty config: role %q, kafka %v, err %v", c.Server.Role, c.ScaleOut.Kafka, err)
+	}
+}
+
+// TestRoleCombinations checks every role against the storage and Kafka
+// settings it needs.
+func TestRoleCombinations(t *testing.T) {
+	const kafka = "\nscaleout: {kafka: {brokers: [\"k:9092\"]}}"
+	const ch = "\nstorage: {type: clickhouse, clickhouse: {addr: [\"c:9000\"]}}"
+	for _, tc := range []struct {
+		role, extra string
+		want        string // "" means valid
+	}{
+		{"all", "", ""},
+		{"all", kafka + ch, ""},
+		{"collector", kafka, ""},
+		{"collector", "", "scaleout.kafka: required by server.role collector"},
+		{"collector", kafka + "\nexport: {bigquery: {project: p, dataset: d}}", "export.bigquery: runs beside the store"},
+		{"writer", kafka + ch, ""},
+		{"writer", ch, "scaleout.kafka: required by server.role writer"},
+		{"writer", kafka, "storage.type: server.role writer needs clickhouse"},
+		{"api", ch, ""},
+		{"api", "", "storage.type: server.role api needs clickhouse"},
+		{"leader", "", `server.role: want one of`},
+	} {
+		t.Run(tc.role+tc.extra, func(t *testing.T) {
+			_, err := Parse([]byte("server: {role: " + tc.role + "}" + tc.extra))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
