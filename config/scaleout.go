@@ -27,9 +27,6 @@ type ScaleOut struct {
 	// Kafka is the hop between collectors and writers; required by the
 	// collector and writer roles, ignored by all and api.
 	Kafka *ScaleOutKafka `yaml:"kafka"`
-	// APIPoll is how often an api process re-reads the store for the live
-	// views (it does not follow the Kafka stream). Default 2s.
-	APIPoll time.Duration `yaml:"api_poll"`
 }
 
 // ScaleOutKafka is the Kafka cluster and topics of the scale-out hop.
@@ -61,15 +58,11 @@ const (
 	DefaultScaleOutPartitions = 6
 	DefaultMaxBufferedRecords = 10000
 	DefaultProduceTimeout     = 10 * time.Second
-	DefaultAPIPoll            = 2 * time.Second
 )
 
 var topicPrefixPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$`)
 
 func (s *ScaleOut) setDefaults() {
-	if s.APIPoll == 0 {
-		s.APIPoll = DefaultAPIPoll
-	}
 	k := s.Kafka
 	if k == nil {
 		return
@@ -116,9 +109,6 @@ func (c *Config) validateRole(p *problems) {
 }
 
 func (s *ScaleOut) validate(p *problems) {
-	if s.APIPoll < 100*time.Millisecond {
-		p.add("scaleout.api_poll", "must be at least 100ms, got %s", s.APIPoll)
-	}
 	k := s.Kafka
 	if k == nil {
 		return

@@ -3,7 +3,6 @@ package config
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestScaleOutDefaults(t *testing.T) {
@@ -13,8 +12,8 @@ func TestScaleOutDefaults(t *testing.T) {
 	}
 	k := c.ScaleOut.Kafka
 	if c.Server.Role != ServerRoleWriter || k.TopicPrefix != "noctua" || k.Group != "noctua-writer" || k.Partitions != 6 ||
-		k.MaxBufferedRecords != DefaultMaxBufferedRecords || k.ProduceTimeout != DefaultProduceTimeout || c.ScaleOut.APIPoll != 2*time.Second {
-		t.Errorf("defaults not applied: role %q, %+v, api_poll %s", c.Server.Role, *k, c.ScaleOut.APIPoll)
+		k.MaxBufferedRecords != DefaultMaxBufferedRecords || k.ProduceTimeout != DefaultProduceTimeout {
+		t.Errorf("defaults not applied: role %q, %+v", c.Server.Role, *k)
 	}
 	if r, l, s := k.Topics(); r != "noctua.requests" || l != "noctua.logs" || s != "noctua.samples" {
 		t.Errorf("topics = %s %s %s", r, l, s)
