@@ -131,8 +131,8 @@ func (s *ScaleOut) validate(p *problems) {
 	if k.MaxBufferedRecords < 1 || k.MaxBufferedRecords > 10_000_000 {
 		p.add(at+".max_buffered_records", "want 1..10000000, got %d", k.MaxBufferedRecords)
 	}
-	if k.ProduceTimeout < 100*time.Millisecond {
-		p.add(at+".produce_timeout", "must be at least 100ms, got %s", k.ProduceTimeout)
+	if k.ProduceTimeout < time.Second {
+		p.add(at+".produce_timeout", "must be at least 1s, got %s", k.ProduceTimeout)
 	}
 	validateKafkaSecurity(p, at, k.TLS, k.SASL)
 }
