@@ -41,6 +41,11 @@ type ScaleOutKafka struct {
 	Partitions int32 `yaml:"partitions"`
 	// Group is the writers' consumer group. Default <topic_prefix>-writer.
 	Group string `yaml:"group"`
+	// SessionTimeout is how long the group waits for a writer that stopped
+	// heartbeating (a crash) before its partitions move to the others, or
+	// to its restart. Default 45s; the brokers bound it (6s..30m by
+	// default).
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// MaxBufferedRecords bounds the messages a collector holds unacknowledged
 	// by Kafka; past it an ingest request gets 503 + Retry-After. Default
 	// 10000 (one message is one batch of one kind).
@@ -58,6 +63,7 @@ const (
 	DefaultScaleOutPartitions = 6
 	DefaultMaxBufferedRecords = 10000
 	DefaultProduceTimeout     = 10 * time.Second
+	DefaultSessionTimeout     = 45 * time.Second
 )
 
 var topicPrefixPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$`)
@@ -81,6 +87,9 @@ func (s *ScaleOut) setDefaults() {
 	}
 	if k.ProduceTimeout == 0 {
 		k.ProduceTimeout = DefaultProduceTimeout
+	}
+	if k.SessionTimeout == 0 {
+		k.SessionTimeout = DefaultSessionTimeout
 	}
 }
 
@@ -133,6 +142,9 @@ func (s *ScaleOut) validate(p *problems) {
 	}
 	if k.ProduceTimeout < time.Second {
 		p.add(at+".produce_timeout", "must be at least 1s, got %s", k.ProduceTimeout)
+	}
+	if k.SessionTimeout < time.Second || k.SessionTimeout > 30*time.Minute {
+		p.add(at+".session_timeout", "want 1s..30m, got %s", k.SessionTimeout)
 	}
 	validateKafkaSecurity(p, at, k.TLS, k.SASL)
 }

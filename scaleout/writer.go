@@ -62,6 +62,7 @@ func NewWriter(ctx context.Context, k *config.ScaleOutKafka, sink Sink, reg prom
 	t := topicsOf(k)
 	opts = append(opts,
 		kgo.ConsumerGroup(k.Group),
+		kgo.SessionTimeout(k.SessionTimeout),
 		kgo.ConsumeTopics(t.list()...),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(), // a partition moves only between rounds, when all is committed
