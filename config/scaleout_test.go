@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,31 @@ func TestRoleCombinations(t *testing.T) {
 				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSplitExample checks deploy/noctua-split.yaml, the configuration of
+// docker-compose.yml's split roles: valid for every role, and the example
+// bank's ownership model unchanged.
+func TestSplitExample(t *testing.T) {
+	c, err := Load("../deploy/noctua-split.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := Parse(Example())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage.Type != StorageClickHouse || c.ScaleOut.Kafka == nil || c.ScaleOut.Kafka.Brokers[0] != "kafka:9092" {
+		t.Errorf("storage %q, scaleout %+v", c.Storage.Type, c.ScaleOut.Kafka)
+	}
+	if !reflect.DeepEqual(c.Domains, ex.Domains) || !reflect.DeepEqual(c.Journeys, ex.Journeys) || !reflect.DeepEqual(c.Auth, ex.Auth) || !reflect.DeepEqual(c.Logs, ex.Logs) {
+		t.Error("deploy/noctua-split.yaml has drifted from config/example.yaml: copy the example's domains, journeys, auth and logs")
+	}
+	for _, role := range ServerRoles {
+		c.Server.Role = role
+		if err := c.Validate(); err != nil {
+			t.Errorf("role %s: %v", role, err)
+		}
 	}
 }
