@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -75,7 +76,7 @@ scaleout:
 	start := time.Now()
 	collector, _ := startRole(t, bin, "collector", cfgPath, t.TempDir())
 	writerDir := t.TempDir()
-	_, writer := startRole(t, bin, "writer", cfgPath, writerDir)
+	writerBase, writer := startRole(t, bin, "writer", cfgPath, writerDir)
 	apiBase, _ := startRole(t, bin, "api", cfgPath, t.TempDir())
 	t.Logf("three processes ready in %s", time.Since(start).Round(time.Millisecond))
 
@@ -90,6 +91,7 @@ scaleout:
 		t.Fatalf("phase 1: api answers %d requests and %d log lines, want exactly %d and %d", reqs, logs, spans, lines)
 	}
 	t.Logf("phase 1: %d requests and %d lines through Kafka and ClickHouse in %s", reqs, logs, time.Since(start).Round(time.Millisecond))
+	checkRoleSurfaces(t, collector, writerBase, apiBase, spans+lines)
 
 	// Phase 2: SIGKILL the writer in the middle of the load, restart it.
 	killed := make(chan struct{})
@@ -283,4 +285,59 @@ func overviewCounts(t *testing.T, base string) (int, int) {
 		logs = ov.Logs.Lines
 	}
 	return reqs, logs
+}
+
+// checkRoleSurfaces checks what each role serves: ingest on the collector
+// only, the writer a healthy source with its metrics, views on the api
+// only.
+func checkRoleSurfaces(t *testing.T, collector, writer, api string, written int) {
+	t.Helper()
+	status := func(method, url string) int {
+		req, _ := http.NewRequest(method, url, bytes.NewReader(nil))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, base := range []string{writer, api} {
+		for _, path := range []string{"/v1/traces", "/loki/api/v1/push"} {
+			if c := status(http.MethodPost, base+path); c != http.StatusNotFound && c != http.StatusMethodNotAllowed {
+				t.Errorf("POST %s%s = %d: only a collector ingests", base, path, c)
+			}
+		}
+	}
+	for _, base := range []string{collector, writer} {
+		if c := status(http.MethodGet, base+"/api/v1/overview"); c != http.StatusNotFound {
+			t.Errorf("GET %s/api/v1/overview = %d: only the api serves views", base, c)
+		}
+	}
+	resp, err := http.Get(writer + "/api/v1/sources")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Sources []struct {
+			Name    string `json:"name"`
+			Healthy bool   `json:"healthy"`
+			Records int64  `json:"records"`
+		} `json:"sources"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if len(body.Sources) != 1 || body.Sources[0].Name != "scaleout/writer" || !body.Sources[0].Healthy || body.Sources[0].Records < int64(written) {
+		t.Errorf("writer sources = %+v, want scaleout/writer healthy with >= %d records", body.Sources, written)
+	}
+	resp, err = http.Get(writer + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`noctua_scaleout_written_records_total{kind="logs"} 500`, `noctua_scaleout_written_records_total{kind="requests"} 500`, "noctua_scaleout_writer_lag_records 0"} {
+		if !bytes.Contains(m, []byte(want)) {
+			t.Errorf("writer /metrics lacks %q", want)
+		}
+	}
 }
