@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"github.com/go-kit/log/level"
 
 	"crypto/sha256"
@@ -25,8 +26,11 @@ type Scope struct {
 	Name string `json:"name"`
 	// Role is "noc" (every domain) or "squad" (Domain only).
 	Role string `json:"role"`
-	// Domain is the squad's domain id; empty for the NOC.
+	// Domain is the squad's domain id; empty for the NOC. For an ingest
+	// token, the only domain it may write, if any.
 	Domain string `json:"domain"`
+	// Services limits an ingest token's writes to these services.
+	Services []string `json:"services,omitempty"`
 	// AuthEnabled is false when the configuration has no tokens: every
 	// caller is then treated as the NOC.
 	AuthEnabled bool `json:"auth_enabled"`
@@ -145,17 +149,35 @@ func (a *API) authenticateToken(tok string, roles []string) (Scope, error) {
 		return Scope{}, fmt.Errorf("%w: a %s token cannot do this (needs %s)", ErrForbidden, t.Role, strings.Join(roles, " or "))
 	}
 	s := Scope{Name: t.Name, Role: t.Role, AuthEnabled: true}
-	if t.Role == config.RoleSquad {
+	switch t.Role {
+	case config.RoleSquad:
 		s.Domain = t.Domain
+	case config.RoleIngest:
+		s.Domain, s.Services = t.Domain, t.Services
 	}
 	return s, nil
+}
+
+// WithWriter returns ctx carrying what an ingest request's token is: its
+// name (the sender's identity for admission) and, for an ingest token,
+// the domain and services it may write.
+func (s Scope) WithWriter(ctx context.Context) context.Context {
+	if !s.AuthEnabled {
+		return ctx
+	}
+	ctx = ingest.WithIdentity(ctx, s.Name)
+	if s.Role == config.RoleIngest {
+		ctx = ingest.WithWriteScope(ctx, ingest.WriteScope{Domain: s.Domain, Services: s.Services})
+	}
+	return ctx
 }
 
 // Require serves h only to callers whose token has one of roles (every
 // caller when no token is configured): 401 without a token, 403 with
 // another role. It guards the write paths (config.RoleIngest, RoleNOC)
 // and /metrics (RoleMetrics, RoleNOC). With authentication on, the token's
-// name is the request's ingest.WithIdentity.
+// name is the request's ingest.WithIdentity, and an ingest token's domain
+// and services its ingest.WithWriteScope.
 func (a *API) Require(h http.Handler, roles ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := a.AuthenticateAs(r, roles...)
@@ -166,10 +188,7 @@ func (a *API) Require(h http.Handler, roles ...string) http.Handler {
 			a.WriteError(w, r, err)
 			return
 		}
-		if s.AuthEnabled { // the sender's identity for ingest admission
-			r = r.WithContext(ingest.WithIdentity(r.Context(), s.Name))
-		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(s.WithWriter(r.Context())))
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestAuth(t *testing.T) {
 
 	var who api.Scope
 	code, resp := get(t, srv.Server, "/api/v1/whoami", apitest.PayToken, &who)
-	if code != 200 || who != (api.Scope{Name: "payments-squad", Role: "squad", Domain: "payments", AuthEnabled: true}) {
+	if code != 200 || !reflect.DeepEqual(who, api.Scope{Name: "payments-squad", Role: "squad", Domain: "payments", AuthEnabled: true}) {
 		t.Errorf("whoami = %d %+v", code, who)
 	}
 	if h := resp.Header.Get(api.AuthHeader); h != "bearer" {

@@ -29,6 +29,7 @@ type Config struct {
 	Kafka    Kafka     `yaml:"kafka"`
 	OTLP     OTLP      `yaml:"otlp"`
 	Export   Export    `yaml:"export"`
+	Alerting Alerting  `yaml:"alerting"`
 	ScaleOut ScaleOut  `yaml:"scaleout"`
 }
 
@@ -81,7 +82,10 @@ type Token struct {
 	Name   string `yaml:"name"`
 	Token  string `yaml:"token"`
 	Role   string `yaml:"role"`
-	Domain string `yaml:"domain"`
+	Domain string `yaml:"domain"` // a squad's domain; for an ingest token, the only domain it may write (optional)
+	// Services limits an ingest token to writing these services'
+	// records (optional).
+	Services []string `yaml:"services"`
 }
 
 // Apdex holds the global default Apdex T.
@@ -283,6 +287,7 @@ func (c *Config) SetDefaults() {
 	c.Logs.setDefaults()
 	c.Scrape.setDefaults()
 	c.Health.setInfraDefaults()
+	c.Alerting.setDefaults()
 }
 
 // Domain returns the domain with the given id, or nil.
@@ -305,3 +310,16 @@ func (c *Config) DomainApdexT(domain string) time.Duration {
 
 // AuthEnabled reports whether any bearer token is configured.
 func (c *Config) AuthEnabled() bool { return len(c.Auth.Tokens) > 0 }
+
+// ServiceDomain returns the id of the domain whose services include
+// name, "" when none does.
+func (c *Config) ServiceDomain(name string) string {
+	for _, d := range c.Domains {
+		for _, s := range d.Services {
+			if s.Name == name {
+				return d.ID
+			}
+		}
+	}
+	return ""
+}

@@ -73,8 +73,9 @@ func TestSplitExample(t *testing.T) {
 	if c.Storage.Type != StorageClickHouse || c.ScaleOut.Kafka == nil || c.ScaleOut.Kafka.Brokers[0] != "kafka:9092" {
 		t.Errorf("storage %q, scaleout %+v", c.Storage.Type, c.ScaleOut.Kafka)
 	}
-	if !reflect.DeepEqual(c.Domains, ex.Domains) || !reflect.DeepEqual(c.Journeys, ex.Journeys) || !reflect.DeepEqual(c.Auth, ex.Auth) || !reflect.DeepEqual(c.Logs, ex.Logs) {
-		t.Error("deploy/noctua-split.yaml has drifted from config/example.yaml: copy the example's domains, journeys, auth and logs")
+	if !reflect.DeepEqual(c.Domains, ex.Domains) || !reflect.DeepEqual(c.Journeys, ex.Journeys) || !reflect.DeepEqual(c.Auth, ex.Auth) || !reflect.DeepEqual(c.Logs, ex.Logs) ||
+		!reflect.DeepEqual(c.Alerting, ex.Alerting) {
+		t.Error("deploy/noctua-split.yaml has drifted from config/example.yaml: copy the example's domains, journeys, auth, logs and alerting")
 	}
 	for _, role := range ServerRoles {
 		c.Server.Role = role

@@ -41,6 +41,7 @@ func (c *Config) Validate() error {
 	c.validateKafka(&p)
 	c.validateOTLP(&p)
 	c.Export.validate(&p)
+	c.validateAlerting(&p)
 	c.ScaleOut.validate(&p)
 	c.validateRole(&p)
 	c.Health.HealthJudging.validate(&p)
@@ -110,8 +111,22 @@ func (c *Config) validateAuth(p *problems) {
 			p.add(path+".token", "duplicate token")
 		}
 		seen[d] = true
+		if len(t.Services) > 0 && t.Role != RoleIngest {
+			p.add(path+".services", "only an ingest token is limited to services")
+		}
 		switch t.Role {
-		case RoleNOC, RoleIngest, RoleMetrics:
+		case RoleNOC, RoleMetrics:
+		case RoleIngest:
+			if t.Domain != "" && c.Domain(t.Domain) == nil {
+				p.add(path+".domain", "unknown domain %q for an ingest token", t.Domain)
+			}
+			for j, svc := range t.Services {
+				if d := c.ServiceDomain(svc); d == "" {
+					p.add(fmt.Sprintf("%s.services[%d]", path, j), "unknown service %q", svc)
+				} else if t.Domain != "" && d != t.Domain {
+					p.add(fmt.Sprintf("%s.services[%d]", path, j), "service %q belongs to domain %q, not the token's %q", svc, d, t.Domain)
+				}
+			}
 		case RoleSquad:
 			if c.Domain(t.Domain) == nil {
 				p.add(path+".domain", "unknown domain %q for a squad token", t.Domain)

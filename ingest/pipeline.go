@@ -110,6 +110,13 @@ func (p *Pipeline) ConsumeRequests(ctx context.Context, source string, rs []reco
 		rs[i].Source = source
 	}
 	p.norm.Requests(rs)
+	rs, refused := keepInScope(writeScope(ctx), rs, requestPlace)
+	if refused != nil {
+		p.metrics.Reject(source, ReasonOutOfScope, refused.N)
+		if len(rs) == 0 {
+			return refused
+		}
+	}
 	if err := p.app.AppendRequests(ctx, rs); err != nil {
 		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(rs)))
 		if errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed) {
@@ -118,7 +125,15 @@ func (p *Pipeline) ConsumeRequests(ctx context.Context, source string, rs []reco
 		return fmt.Errorf("ingest: store append: %w", err)
 	}
 	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(rs)))
-	return nil
+	return orNil(refused)
+}
+
+// orNil returns the refusal as an error, nil when there is none.
+func orNil(refused *OutOfScopeError) error {
+	if refused == nil {
+		return nil
+	}
+	return refused
 }
 
 // ConsumeLogs implements LogConsumer. It shares the pipeline's admission
@@ -142,6 +157,13 @@ func (p *Pipeline) ConsumeLogs(ctx context.Context, source string, ls []record.L
 		ls[i].Source = source
 	}
 	p.norm.Logs(ls)
+	ls, refused := keepInScope(writeScope(ctx), ls, logPlace)
+	if refused != nil {
+		p.metrics.Reject(source, ReasonOutOfScope, refused.N)
+		if len(ls) == 0 {
+			return refused
+		}
+	}
 	if err := p.logs.AppendLogs(ctx, ls); err != nil {
 		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ls)))
 		if errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed) {
@@ -150,7 +172,7 @@ func (p *Pipeline) ConsumeLogs(ctx context.Context, source string, ls []record.L
 		return fmt.Errorf("ingest: store append logs: %w", err)
 	}
 	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(ls)))
-	return nil
+	return orNil(refused)
 }
 
 // ConsumeSamples implements SampleConsumer. It shares the pipeline's
@@ -174,6 +196,13 @@ func (p *Pipeline) ConsumeSamples(ctx context.Context, source string, ss []recor
 		ss[i].Source = source
 	}
 	p.norm.Samples(ss)
+	ss, refused := keepInScope(writeScope(ctx), ss, samplePlace)
+	if refused != nil {
+		p.metrics.Reject(source, ReasonOutOfScope, refused.N)
+		if len(ss) == 0 {
+			return refused
+		}
+	}
 	if err := p.samples.AppendSamples(ctx, ss); err != nil {
 		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ss)))
 		if errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed) {
@@ -182,7 +211,7 @@ func (p *Pipeline) ConsumeSamples(ctx context.Context, source string, ss []recor
 		return fmt.Errorf("ingest: store append samples: %w", err)
 	}
 	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(ss)))
-	return nil
+	return orNil(refused)
 }
 
 // Accepted returns how many records of source were stored.

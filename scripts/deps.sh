@@ -3,7 +3,9 @@
 # the browser test and playwright-core (npm) to drive it, and Debian's
 # prometheus-node-exporter and prometheus-blackbox-exporter for the scrape
 # source's tests, and Debian's clickhouse-server (18.16) that the
-# store/clickhouse tests start on a free port themselves. Idempotent.
+# store/clickhouse tests start on a free port themselves, and Debian's
+# prometheus-alertmanager that the alert package's round-trip test starts.
+# Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1; then
@@ -23,6 +25,12 @@ if ! command -v clickhouse-server >/dev/null 2>&1 && ! command -v clickhouse >/d
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends clickhouse-server >/dev/null
+fi
+if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  echo "installing prometheus-alertmanager (Debian)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
 fi
 if [ ! -d ui/e2e/node_modules/playwright-core ]; then
   echo "installing playwright-core (npm)"

@@ -113,19 +113,7 @@ func artifactsDir(t testing.TB) string {
 // Debian's chromium with playwright-core through the NOC page and a squad
 // page (ui/e2e/noc.mjs).
 func TestBrowserNOC(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	script, _ := filepath.Abs(filepath.Join("..", "..", "ui", "e2e", "noc.mjs"))
-	_, errNode := exec.LookPath("node")
-	_, errChromium := os.Stat("/usr/bin/chromium")
-	_, errPW := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core"))
-	if errNode != nil || errChromium != nil || errPW != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("browser test needs node, /usr/bin/chromium and playwright-core (run scripts/deps.sh): %v %v %v", errNode, errChromium, errPW)
-		}
-		t.Skipf("browser test needs node, chromium and playwright-core (run scripts/deps.sh)")
-	}
+	script := browserScript(t, "noc.mjs")
 	bin := buildBinary(t)
 	url := startServer(t, bin, "--demo", "--demo.rate", "400")
 	out, err := exec.Command("node", script, url, artifactsDir(t)).CombinedOutput()

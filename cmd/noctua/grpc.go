@@ -76,10 +76,7 @@ func ingestAuth(views *api.API) grpc.UnaryServerInterceptor {
 			}
 			return nil, status.Error(codes.Unauthenticated, err.Error())
 		}
-		if s.Name != "" {
-			ctx = ingest.WithIdentity(ctx, s.Name)
-		}
-		return h(ctx, req)
+		return h(s.WithWriter(ctx), req)
 	}
 }
 

@@ -26,19 +26,7 @@ import (
 // partitions, the kafka line and colour of its domain's NOC tile, and the
 // squads' scopes.
 func TestBrowserKafka(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	script, _ := filepath.Abs(filepath.Join("..", "..", "ui", "e2e", "kafka.mjs"))
-	_, errNode := exec.LookPath("node")
-	_, errChromium := os.Stat("/usr/bin/chromium")
-	_, errPW := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core"))
-	if errNode != nil || errChromium != nil || errPW != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("browser test needs node, /usr/bin/chromium and playwright-core (run scripts/deps.sh): %v %v %v", errNode, errChromium, errPW)
-		}
-		t.Skipf("browser test needs node, chromium and playwright-core (run scripts/deps.sh)")
-	}
+	script := browserScript(t, "kafka.mjs")
 
 	// The cluster: payments.ledger has 2 partitions, transfers.settle 1.
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "payments.ledger"), kfake.SeedTopics(1, "transfers.settle"))

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/noctua-obs/noctua/alert"
 	"github.com/noctua-obs/noctua/api"
 	"github.com/noctua-obs/noctua/api/ws"
 	"github.com/noctua-obs/noctua/config"
@@ -196,6 +197,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 			if st != nil {
 				src.History = st // restore the windows after a restart
 			}
+			src.Owner = norm.Owners().Group
 			sources.Add(src)
 		}
 	}
@@ -242,14 +244,24 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	views := api.New(cfg, query, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes, Audit: auditLog,
 		Sources: sources.Statuses, Owners: norm.Domains(), SampleOwners: norm.Owners()})
 	var hub *ws.Hub
+	var alerts *alert.Evaluator
 	if servesAPI {
+		// Alerts are evaluated where the views are served (all, api):
+		// several api replicas each evaluate and notify, and Alertmanager
+		// deduplicates their identical alerts.
+		alerts, err = alert.New(alert.Options{Config: cfg, Store: st, Signals: views, Owners: norm.Domains(),
+			DataDir: cfg.Server.DataDir, Logger: log.With(logger, "component", "alert")})
+		if err != nil {
+			return err
+		}
+		sources.Add(alerts) // evaluates every alerting.evaluate_every; health in /api/v1/sources
 		// The live views poll the store every live_interval: in the api
 		// role that is ClickHouse, which the writers fill.
 		hub = ws.NewHub(views, ws.Options{
 			Interval:       cfg.Server.LiveInterval,
 			AllowedOrigins: cfg.Server.AllowedOrigins,
 			Logger:         log.With(logger, "component", "ws"),
-			Views:          []api.View{views.InfraView(), views.ProbesView(), views.SamplesLiveView(), views.KafkaLiveView()},
+			Views:          []api.View{views.InfraView(), views.ProbesView(), views.SamplesLiveView(), views.KafkaLiveView(), alerts.View()},
 		})
 		reg.MustRegister(hub.Collector())
 		go hub.Run(ctx)
@@ -278,6 +290,7 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	go func() { _ = sources.Run(ctx) }()
 	if servesAPI {
 		views.Routes(mux)
+		alerts.Routes(mux, views)
 		mux.Handle("GET /ws", hub)
 	} else {
 		views.SourceRoutes(mux) // GET /api/v1/sources: the collector's pushes and pulls, the writer's consumer

@@ -83,6 +83,10 @@ type Source struct {
 	now     func() time.Time
 	logger  log.Logger
 	windows map[partKey]*Window // owned by the poll (one at a time)
+	// Owner, when set, places a group in its domain and journey once per
+	// poll (the pipeline's ownership index), so that the normaliser need
+	// not look the group up for each of its samples.
+	Owner func(group string) (domain, journey string)
 	// History, when set, is read once at the first poll to restore the
 	// windows a previous process kept.
 	History  store.SampleQuerier
@@ -190,6 +194,7 @@ func (s *Source) judge(lags kadm.DescribedGroupLags, stable kadm.ListedOffsets, 
 	p.ss = make([]record.Sample, 0, 5*parts+12*len(lags))
 	var firstErr error
 	lags.Each(func(g kadm.DescribedGroupLag) {
+		p.place(g.Group)
 		if err := g.Error(); err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("group %s: %w", g.Group, err)
@@ -262,17 +267,28 @@ type poller struct {
 	ts      int64
 	ss      []record.Sample
 	settled map[gap]bool
+	// domain and journey of the group being added ("" when no Owner).
+	domain, journey string
 }
 
 func (p *poller) add(name string, v float64, group string, extra ...record.Label) {
-	p.ss = append(p.ss, sample(p.ts, name, v, p.s.cluster.Name, group, extra...))
+	x := sample(p.ts, name, v, p.s.cluster.Name, group, extra...)
+	x.Domain, x.Journey = p.domain, p.journey
+	p.ss = append(p.ss, x)
+}
+
+// place sets the domain and journey of the group's samples to come.
+func (p *poller) place(group string) {
+	if p.s.Owner != nil {
+		p.domain, p.journey = p.s.Owner(group)
+	}
 }
 
 // addPart adds a partition's sample with its labels ls (cluster, group,
 // partition, topic: sorted), shared by the partition's samples: the
 // pipeline and stores never modify a sample's labels.
 func (p *poller) addPart(name string, v float64, ls []record.Label) {
-	p.ss = append(p.ss, record.Sample{TS: p.ts, Name: name, Value: v, Kind: record.KindGauge, Labels: ls})
+	p.ss = append(p.ss, record.Sample{TS: p.ts, Name: name, Value: v, Kind: record.KindGauge, Labels: ls, Domain: p.domain, Journey: p.journey})
 }
 
 // group judges every partition of one group and adds the group's samples.

@@ -143,6 +143,7 @@ domains:
 	if err != nil {
 		t.Fatal(err)
 	}
+	src.Owner = norm.Owners().Group // as serve places groups
 	a := api.New(cfg, st, api.Options{})
 	groups := func() map[string]api.KafkaRow {
 		v, err := a.Kafka(ctx, api.Scope{Role: config.RoleNOC}, nil)

@@ -247,7 +247,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				quote(tenant), float64(h.limiter.limit), h.limiter.burst, n))
 			return
 		}
-		if err := h.consumer.ConsumeLogs(r.Context(), Source, conv.recs); err != nil {
+		err := h.consumer.ConsumeLogs(r.Context(), Source, conv.recs)
+		if oos := (*ingest.OutOfScopeError)(nil); errors.As(err, &oos) {
+			// The pipeline kept the others: stored, as the rest of a
+			// push is when some lines are refused.
+			conv.rej.add(ingest.ReasonOutOfScope, oos.N, oos.Error())
+			accepted := len(conv.recs) - oos.N
+			writeText(w, http.StatusBadRequest, conv.rej.message(accepted))
+			return
+		}
+		if err != nil {
 			status := ingest.StatusOf(err)
 			if errors.Is(err, ingest.ErrOverloaded) || errors.Is(err, ingest.ErrRateLimited) {
 				level.Debug(h.logger).Log("msg", "Loki push refused on overload", "lines", n, "err", err)

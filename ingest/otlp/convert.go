@@ -41,10 +41,13 @@ type rejects struct {
 	startOverflow  int
 	tooOld         int
 	tooNew         int
+	// outOfScope are refused for the ingest token's scope (ingest.OutOfScopeError).
+	outOfScope int
+	scope      string
 }
 
 func (r rejects) total() int {
-	return r.missingService + r.zeroStart + r.endBeforeStart + r.startOverflow + r.tooOld + r.tooNew
+	return r.missingService + r.zeroStart + r.endBeforeStart + r.startOverflow + r.tooOld + r.tooNew + r.outOfScope
 }
 
 // message names every reason with its count, for partial_success.error_message.
@@ -67,6 +70,9 @@ func (r rejects) message() string {
 	}
 	if r.tooNew > 0 {
 		parts = append(parts, fmt.Sprintf("%d with start_time_unix_nano too far in the future (%s)", r.tooNew, ReasonTooFarInFuture))
+	}
+	if r.outOfScope > 0 {
+		parts = append(parts, r.scope)
 	}
 	return fmt.Sprintf("rejected %d spans: %s", r.total(), strings.Join(parts, ", "))
 }

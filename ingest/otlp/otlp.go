@@ -138,6 +138,10 @@ func (h *handler) export(ctx context.Context, enc encoding, body []byte) (reject
 		return conv.rej, nil
 	}
 	if err := h.consumer.ConsumeRequests(ctx, Source, conv.rs); err != nil {
+		if oos := (*ingest.OutOfScopeError)(nil); errors.As(err, &oos) {
+			conv.rej.outOfScope, conv.rej.scope = oos.N, oos.Error()
+			return conv.rej, nil // the others are stored: a partial success
+		}
 		if errors.Is(err, ingest.ErrOverloaded) || errors.Is(err, ingest.ErrRateLimited) {
 			level.Debug(h.logger).Log("msg", "OTLP request refused on overload", "spans", len(conv.rs), "err", err)
 		} else {

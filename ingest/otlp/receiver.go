@@ -152,7 +152,9 @@ func (r *Receiver) exportLogs(ctx context.Context, enc encoding, body []byte) (e
 	c.convert(req.Logs())
 	r.countTally(SourceLogs, c.rej)
 	if err := r.store(ctx, "log records", len(c.recs), func() error { return r.consumer.ConsumeLogs(ctx, SourceLogs, c.recs) }); err != nil {
-		return nil, err
+		if !outOfScope(err, c.rej) {
+			return nil, err
+		}
 	}
 	resp := plogotlp.NewExportResponse()
 	if n := c.rej.total(); n > 0 {
@@ -178,7 +180,9 @@ func (r *Receiver) exportMetrics(ctx context.Context, enc encoding, body []byte)
 	}
 	r.countTally(SourceMetrics, c.rej)
 	if err := r.store(ctx, "data points", len(c.out), func() error { return r.consumer.ConsumeSamples(ctx, SourceMetrics, c.out) }); err != nil {
-		return nil, err
+		if !outOfScope(err, c.rej) {
+			return nil, err
+		}
 	}
 	resp := pmetricotlp.NewExportResponse()
 	if n := c.rej.total(); n > 0 {
@@ -188,14 +192,25 @@ func (r *Receiver) exportMetrics(ctx context.Context, enc encoding, body []byte)
 	return resp, nil
 }
 
+// outOfScope adds to t the records refused for the ingest token's scope
+// when err is that refusal (the others were stored: a partial success).
+func outOfScope(err error, t tally) bool {
+	oos := (*ingest.OutOfScopeError)(nil)
+	if !errors.As(err, &oos) {
+		return false
+	}
+	t[fmt.Sprintf("outside the ingest token's scope (%s)", oos.Scope)] += oos.N
+	return true
+}
+
 // store runs a consumer call for n records, logging a failure.
 func (r *Receiver) store(_ context.Context, what string, n int, consume func() error) error {
 	if n == 0 {
 		return nil
 	}
 	err := consume()
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, ingest.ErrOutOfScope) {
+		return err
 	}
 	if errors.Is(err, ingest.ErrOverloaded) || errors.Is(err, ingest.ErrRateLimited) {
 		level.Debug(r.logger).Log("msg", "OTLP request refused on overload", what, n, "err", err)

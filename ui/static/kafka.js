@@ -109,9 +109,14 @@ const NoctuaKafka = (() => {
   // chart's first minutes).
   const seen = new Map();
   // pointsOf returns a group's lag over the range: [{t (ms), v (s)}], the
-  // server's series when it sends one, else what this page saw.
+  // server's series when it has two steps or more, else what this page saw
+  // (a range's first step is one point: no line to draw).
   function pointsOf(g) {
-    if (Array.isArray(g.series) && g.series.length) return g.series.map((p) => ({ t: Date.parse(p.t), v: p.lag_seconds }));
+    const h = sawPoll(g);
+    if (Array.isArray(g.series) && g.series.length > 1) return g.series.map((p) => ({ t: Date.parse(p.t), v: p.lag_seconds }));
+    return h;
+  }
+  function sawPoll(g) {
     let h = seen.get(K.key(g));
     if (!h) { h = []; seen.set(K.key(g), h); }
     const t = Date.parse(g.at);
@@ -234,7 +239,7 @@ const NoctuaKafka = (() => {
       box.dataset.state = g ? 'ready' : 'empty';
       setContent(box, JSON.stringify([s, g && g.status, g && g.lag_offsets, v.topics, v.partitions]), () => [
         el('h2', {}, 'Group ', el('span', { class: 'gname' }, s.group), ' ', el('span', { class: 'hint' },
-          g ? `${g.cluster} · ${g.domain} · ${g.status} · ${K.msgs(g.lag_offsets)} message(s) behind · ${K.dur(g.lag_seconds)}` : 'no data in this range'),
+          g ? `${g.cluster} · ${g.domain} · ${g.status} · ${g.reason || `${K.msgs(g.lag_offsets)} message(s) behind · ${K.dur(g.lag_seconds)}`}` : 'no data in this range'),
         ' ', el('button', { type: 'button', class: 'close', onclick: unselect }, 'close')),
         el('div', { class: 'kafka-detail-tables' },
           el('table', { id: 'kafka-topics', class: 'grid' },
