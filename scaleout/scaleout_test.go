@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/record"
@@ -214,5 +215,52 @@ func TestMessagesSplitByDomainAndSize(t *testing.T) {
 	}
 	if rows != 12 || len(msgs) < 4 || string(msgs[0].Key) != "a" {
 		t.Errorf("%d messages, %d rows, first key %q", len(msgs), rows, msgs[0].Key)
+	}
+}
+
+// TestCorruptMessageSkipped checks that a message that does not decode is
+// counted and skipped, and the messages after it are stored.
+func TestCorruptMessageSkipped(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := kafkaConfig(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := NewProducer(ctx, k, prometheus.NewRegistry(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, logsTopic, _ := k.Topics()
+	if err := p.cl.ProduceSync(ctx, &kgo.Record{Topic: logsTopic, Key: []byte("cards"), Value: []byte{9, 9, 9}}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendLogs(ctx, []record.Log{{TS: 1, Domain: "cards"}, {TS: 2, Domain: "cards"}}); err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{}
+	w, err := NewWriter(ctx, k, s, prometheus.NewRegistry(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	for {
+		if _, l, _ := s.counts(); l == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the logs after a corrupt message were not stored")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if got := testutil.ToFloat64(w.corrupt.WithLabelValues(KindLogs)); got != 1 {
+		t.Errorf("corrupt messages = %v, want 1", got)
 	}
 }

@@ -89,7 +89,7 @@ func NewWriter(ctx context.Context, k *config.ScaleOutKafka, sink Sink, reg prom
 		}, []string{"kind"}),
 	}
 	reg.MustRegister(w.written, w.corrupt, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "noctua_scaleout_writer_lag_records",
+		Name: "noctua_scaleout_writer_lag_messages",
 		Help: "Messages of the scale-out topics this writer's partitions have not read yet (as of the last fetch).",
 	}, w.lagTotal))
 	return w, nil

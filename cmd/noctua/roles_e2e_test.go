@@ -335,7 +335,7 @@ func checkRoleSurfaces(t *testing.T, collector, writer, api string, written int)
 	}
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`noctua_scaleout_written_records_total{kind="logs"} 500`, `noctua_scaleout_written_records_total{kind="requests"} 500`, "noctua_scaleout_writer_lag_records 0"} {
+	for _, want := range []string{`noctua_scaleout_written_records_total{kind="logs"} 500`, `noctua_scaleout_written_records_total{kind="requests"} 500`, "noctua_scaleout_writer_lag_messages 0"} {
 		if !bytes.Contains(m, []byte(want)) {
 			t.Errorf("writer /metrics lacks %q", want)
 		}
