@@ -133,7 +133,9 @@ func startRole(t *testing.T, bin, role, cfgPath, dataDir string) (string, *exec.
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
 	re := regexp.MustCompile(`listening: +(\S+)`)
 	found := make(chan string, 1)
+	exited := make(chan struct{}) // stdout closed: the process is gone
 	go func() {
+		defer close(exited)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
@@ -145,6 +147,8 @@ func startRole(t *testing.T, bin, role, cfgPath, dataDir string) (string, *exec.
 	case u := <-found:
 		waitReady(t, u)
 		return u, cmd
+	case <-exited:
+		t.Fatalf("%s exited before it was ready (its log is above)", role)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s printed no address within 30s", role)
 	}

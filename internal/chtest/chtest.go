@@ -30,16 +30,19 @@ type server struct {
 }
 
 var (
-	sharedOnce sync.Once
-	shared     *server
-	sharedErr  error
+	mu     sync.Mutex
+	shared *server // nil until Addr starts one, and again after Stop
 )
 
-// Stop stops the shared server, if one was started. Call it from TestMain
-// after m.Run.
+// Stop stops the shared server, if one is running; a later Addr starts a
+// new one. Call it from TestMain after m.Run, or from a test's Cleanup.
 func Stop() {
-	if shared != nil {
-		shared.stop()
+	mu.Lock()
+	s := shared
+	shared = nil
+	mu.Unlock()
+	if s != nil {
+		s.stop()
 	}
 }
 
@@ -56,9 +59,14 @@ func Addr(tb testing.TB) string {
 		}
 		tb.Skip("clickhouse-server not found: scripts/deps.sh installs it")
 	}
-	sharedOnce.Do(func() { shared, sharedErr = startServer(bin, args) })
-	if sharedErr != nil {
-		tb.Fatal(sharedErr)
+	mu.Lock()
+	defer mu.Unlock()
+	if shared == nil {
+		s, err := startServer(bin, args)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		shared = s
 	}
 	return shared.addr
 }
