@@ -389,3 +389,10 @@ func (a *API) sourceList(_ context.Context, s Scope, _ *http.Request) (any, erro
 	}
 	return map[string]any{"sources": out}, nil
 }
+
+// SourceRoutes registers GET /api/v1/sources alone (and whoami), for a
+// process that serves no views: a scale-out collector or writer.
+func (a *API) SourceRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /api/v1/whoami", a.handle(a.whoami))
+	mux.Handle("GET /api/v1/sources", a.handle(a.sourceList))
+}

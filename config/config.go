@@ -30,10 +30,14 @@ type Config struct {
 	OTLP     OTLP      `yaml:"otlp"`
 	Export   Export    `yaml:"export"`
 	Alerting Alerting  `yaml:"alerting"`
+	ScaleOut ScaleOut  `yaml:"scaleout"`
 }
 
 // Server holds the process settings. Command-line flags override them.
 type Server struct {
+	// Role is the part of the pipeline this process runs: all (default),
+	// collector, writer or api (see ServerRoles and the scaleout section).
+	Role           string        `yaml:"role"`
 	Listen         string        `yaml:"listen"`          // host:port of the HTTP server
 	GRPCListen     string        `yaml:"grpc_listen"`     // host:port of the OTLP/gRPC server; "off" disables it
 	DataDir        string        `yaml:"data_dir"`        // embedded store directory
@@ -222,7 +226,11 @@ func (c *Config) SetDefaults() {
 	c.Storage.setDefaults()
 	c.Kafka.setDefaults()
 	c.Export.setDefaults()
+	c.ScaleOut.setDefaults()
 	s := &c.Server
+	if s.Role == "" {
+		s.Role = ServerRoleAll
+	}
 	if s.Listen == "" {
 		s.Listen = DefaultListen
 	}

@@ -94,23 +94,7 @@ func (c *Config) validateKafka(p *problems) {
 			}
 		}
 		validateLagThresholds(p, path, cl.LagWarn, cl.LagCrit)
-		if t := cl.TLS; !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "") {
-			p.add(path+".tls.enabled", "files are set but TLS is not enabled")
-		}
-		if (cl.TLS.CertFile == "") != (cl.TLS.KeyFile == "") {
-			p.add(path+".tls.key_file", "cert_file and key_file go together")
-		}
-		if m := cl.SASL.Mechanism; m != "" {
-			if !slices.Contains(KafkaSASLMechanisms, m) {
-				p.add(path+".sasl.mechanism", "want one of %v, got %q", KafkaSASLMechanisms, m)
-			}
-			if cl.SASL.Username == "" {
-				p.add(path+".sasl.username", "required with a mechanism")
-			}
-			if (cl.SASL.Password == "") == (cl.SASL.PasswordFile == "") {
-				p.add(path+".sasl.password", "set exactly one of password and password_file")
-			}
-		}
+		validateKafkaSecurity(p, path, cl.TLS, cl.SASL)
 	}
 	for i, d := range c.Domains {
 		for j, g := range d.KafkaGroups {
@@ -146,4 +130,26 @@ func (c *Config) KafkaLagThresholds(cluster string, entry KafkaGroup) (warn, cri
 		crit = entry.LagCrit
 	}
 	return warn, crit
+}
+
+// validateKafkaSecurity reports the problems of a TLS and SASL section
+// under path (a cluster to poll, or the scale-out hop).
+func validateKafkaSecurity(p *problems, path string, t KafkaTLS, s KafkaSASL) {
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "") {
+		p.add(path+".tls.enabled", "files are set but TLS is not enabled")
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		p.add(path+".tls.key_file", "cert_file and key_file go together")
+	}
+	if m := s.Mechanism; m != "" {
+		if !slices.Contains(KafkaSASLMechanisms, m) {
+			p.add(path+".sasl.mechanism", "want one of %v, got %q", KafkaSASLMechanisms, m)
+		}
+		if s.Username == "" {
+			p.add(path+".sasl.username", "required with a mechanism")
+		}
+		if (s.Password == "") == (s.PasswordFile == "") {
+			p.add(path+".sasl.password", "set exactly one of password and password_file")
+		}
+	}
 }

@@ -42,6 +42,8 @@ func (c *Config) Validate() error {
 	c.validateOTLP(&p)
 	c.Export.validate(&p)
 	c.validateAlerting(&p)
+	c.ScaleOut.validate(&p)
+	c.validateRole(&p)
 	c.Health.HealthJudging.validate(&p)
 	if len(p) == 0 {
 		return nil

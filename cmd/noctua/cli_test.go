@@ -54,3 +54,25 @@ func TestCheckConfigCmd(t *testing.T) {
 		t.Errorf("example: %v %q", err, out.String())
 	}
 }
+
+// `serve --role` refuses, before opening anything, a role the
+// configuration cannot serve.
+func TestServeRoleRefused(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--role", "writer"}, "scaleout.kafka: required by server.role writer"},
+		{[]string{"--role", "writer"}, "storage.type: server.role writer needs clickhouse"},
+		{[]string{"--role", "api"}, "an embedded store cannot be shared between processes"},
+		{[]string{"--role", "collector"}, "scaleout.kafka: required by server.role collector"},
+		{[]string{"--role", "leader"}, `server.role: want one of [all collector writer api], got "leader"`},
+		{[]string{"--role", "collector", "--demo"}, "--demo runs with --role all only"},
+	} {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append([]string{"serve", "--data-dir", t.TempDir(), "--demo=false"}, tc.args...), &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

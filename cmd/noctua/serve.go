@@ -31,7 +31,9 @@ import (
 	"github.com/noctua-obs/noctua/ingest/lokipush"
 	"github.com/noctua-obs/noctua/ingest/otlp"
 	"github.com/noctua-obs/noctua/ingest/scrape"
+	"github.com/noctua-obs/noctua/scaleout"
 	"github.com/noctua-obs/noctua/store"
+	"github.com/noctua-obs/noctua/store/memstore"
 	"github.com/noctua-obs/noctua/store/storage"
 	"github.com/noctua-obs/noctua/transform"
 	"github.com/noctua-obs/noctua/ui"
@@ -48,6 +50,7 @@ type serveFlags struct {
 	demo       bool
 	demoRate   float64
 	pprof      bool
+	role       string
 	incidents  demoIncidents
 }
 
@@ -64,6 +67,7 @@ func parseServeFlags(args []string, demoDefault bool, stderr io.Writer) (serveFl
 	fs.BoolVar(&f.demo, "demo", demoDefault, "send a live demo load of the example bank through the OTLP endpoint")
 	fs.Float64Var(&f.demoRate, "demo.rate", 300, "mean demo spans per second")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve Go profiling endpoints under /debug/pprof/")
+	fs.StringVar(&f.role, "role", "", "what this process runs, overrides server.role: all (default), collector, writer or api")
 	f.incidents.flags(fs)
 	err := fs.Parse(args)
 	return f, err
@@ -94,6 +98,12 @@ func serveCmd(ctx context.Context, args []string, demoDefault bool, stdout, stde
 	if f.retention != 0 {
 		cfg.Server.Retention = f.retention
 	}
+	if f.role != "" {
+		cfg.Server.Role = f.role
+	}
+	if f.demo && cfg.Server.Role != config.ServerRoleAll {
+		return fmt.Errorf("--demo runs with --role all only, not %s", cfg.Server.Role)
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -109,15 +119,32 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if len(cfg.Domains) == 0 {
 		level.Warn(logger).Log("msg", "configuration has no domains: every service lands in unassigned (check-config refuses it)")
 	}
-	st, err := storage.Open(cfg, log.With(logger, "component", "store"))
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer st.Close()
-
+	role := cfg.Server.Role
+	ingests := role == config.ServerRoleAll || role == config.ServerRoleCollector
+	servesAPI := role == config.ServerRoleAll || role == config.ServerRoleAPI
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	registerStoreMetrics(reg, st)
+	// st is the store: every role but the collector, whose pipeline
+	// appends to Kafka instead (sink).
+	var err error
+	var st store.Store  // nil in the collector role
+	var sink ingestSink // where the pipeline appends: the store, or Kafka in the collector role
+	if role == config.ServerRoleCollector {
+		prod, err := scaleout.NewProducer(ctx, cfg.ScaleOut.Kafka, reg, log.With(logger, "component", "scaleout/producer"))
+		if err != nil {
+			return err
+		}
+		defer prod.Close() // after the HTTP server stopped: flushes what is in flight
+		sink = prod
+	} else {
+		opened, err := storage.Open(cfg, log.With(logger, "component", "store"))
+		if err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+		defer opened.Close()
+		registerStoreMetrics(reg, opened)
+		st, sink = opened, opened
+	}
 	var infra *demo.Infra
 	var streams *demo.Kafka
 	if f.demo {
@@ -143,23 +170,45 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 			ConstLabels: prometheus.Labels{"kind": kind},
 		}, func() float64 { return float64(norm.Overflows()[kind]) }))
 	}
-	samples := samplesOf(ctx, st, logger)
-	pipe := ingest.NewPipeline(norm, st, ingest.NewMetrics(reg), cfg.Server.MaxInflight).WithLogs(st).WithSamples(samples)
-	sources := ingest.NewRegistry(reg, log.With(logger, "component", "sources"))
-	scrapes, err := startScrape(ctx, cfg, pipe, norm, reg, logger, sources)
-	if err != nil {
-		return err
+	var samples sampleStore
+	var sampleSink store.SampleAppender = sink
+	var query store.Querier = st
+	if st != nil {
+		samples = samplesOf(ctx, st, logger)
+		sampleSink = samples
+	} else {
+		// A collector answers no queries: its views (auth, sources)
+		// read an empty store.
+		mem := memstore.New()
+		samples, query = mem, mem
 	}
-	for _, kc := range cfg.Kafka.Clusters {
-		src, err := kafkalag.New(kc, pipe, log.With(logger, "component", "kafkalag", "cluster", kc.Name))
+	pipe := ingest.NewPipeline(norm, sink, ingest.NewMetrics(reg), cfg.Server.MaxInflight).WithLogs(sink).WithSamples(sampleSink)
+	sources := ingest.NewRegistry(reg, log.With(logger, "component", "sources"))
+	var scrapes scrape.Group
+	if ingests {
+		if scrapes, err = startScrape(ctx, cfg, pipe, norm, reg, logger, sources); err != nil {
+			return err
+		}
+		for _, kc := range cfg.Kafka.Clusters {
+			src, err := kafkalag.New(kc, pipe, log.With(logger, "component", "kafkalag", "cluster", kc.Name))
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				src.History = st // restore the windows after a restart
+			}
+			src.Owner = norm.Owners().Group
+			sources.Add(src)
+		}
+	}
+	if role == config.ServerRoleWriter {
+		w, err := scaleout.NewWriter(ctx, cfg.ScaleOut.Kafka, st, reg, log.With(logger, "component", "scaleout/writer"))
 		if err != nil {
 			return err
 		}
-		src.History = st // restore the windows after a restart
-		src.Owner = norm.Owners().Group
-		sources.Add(src)
+		sources.Add(w) // health in /api/v1/sources and noctua_source_*
 	}
-	if bc := cfg.Export.BigQuery; bc != nil {
+	if bc := cfg.Export.BigQuery; bc != nil && st != nil {
 		ex, err := bigquery.New(bigquery.Options{Config: *bc, DataDir: cfg.Server.DataDir, Store: st,
 			ApdexTs: transform.NewApdexTs(cfg), Registerer: reg, Logger: log.With(logger, "component", "export/bigquery")})
 		if err != nil {
@@ -192,24 +241,33 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	if err := auditLog.Record(audit.Entry{Kind: audit.KindConfig, Detail: configDigest(f.config)}); err != nil {
 		return err
 	}
-	views := api.New(cfg, st, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes, Audit: auditLog,
+	views := api.New(cfg, query, api.Options{Logger: log.With(logger, "component", "api"), Samples: samples, Scrape: scrapes, Audit: auditLog,
 		Sources: sources.Statuses, Owners: norm.Domains(), SampleOwners: norm.Owners()})
-	alerts, err := alert.New(alert.Options{Config: cfg, Store: st, Signals: views, Owners: norm.Domains(),
-		DataDir: cfg.Server.DataDir, Logger: log.With(logger, "component", "alert")})
-	if err != nil {
-		return err
+	var hub *ws.Hub
+	var alerts *alert.Evaluator
+	if servesAPI {
+		// Alerts are evaluated where the views are served (all, api):
+		// several api replicas each evaluate and notify, and Alertmanager
+		// deduplicates their identical alerts.
+		alerts, err = alert.New(alert.Options{Config: cfg, Store: st, Signals: views, Owners: norm.Domains(),
+			DataDir: cfg.Server.DataDir, Logger: log.With(logger, "component", "alert")})
+		if err != nil {
+			return err
+		}
+		sources.Add(alerts) // evaluates every alerting.evaluate_every; health in /api/v1/sources
+		reg.MustRegister(alerts.Collector())
+		// The live views poll the store every live_interval: in the api
+		// role that is ClickHouse, which the writers fill.
+		hub = ws.NewHub(views, ws.Options{
+			Interval:       cfg.Server.LiveInterval,
+			AllowedOrigins: cfg.Server.AllowedOrigins,
+			Logger:         log.With(logger, "component", "ws"),
+			Views:          []api.View{views.InfraView(), views.ProbesView(), views.SamplesLiveView(), views.KafkaLiveView(), alerts.View()},
+		})
+		reg.MustRegister(hub.Collector())
+		go hub.Run(ctx)
+		defer hub.Close()
 	}
-	sources.Add(alerts) // evaluates every alerting.evaluate_every; health in /api/v1/sources
-	reg.MustRegister(alerts.Collector())
-	hub := ws.NewHub(views, ws.Options{
-		Interval:       cfg.Server.LiveInterval,
-		AllowedOrigins: cfg.Server.AllowedOrigins,
-		Logger:         log.With(logger, "component", "ws"),
-		Views:          []api.View{views.InfraView(), views.ProbesView(), views.SamplesLiveView(), views.KafkaLiveView(), alerts.View()},
-	})
-	reg.MustRegister(hub.Collector())
-	go hub.Run(ctx)
-	defer hub.Close()
 
 	var ready atomic.Bool
 	mux := http.NewServeMux()
@@ -222,15 +280,22 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 		sources.Add(p)
 		return p
 	}
-	otlpPush := map[string]*ingest.Push{"trace": push(otlp.Source), "logs": push(otlp.SourceLogs), "metrics": push(otlp.SourceMetrics)}
-	mux.Handle("POST /v1/traces", writer(otlpPush["trace"].Track(otlpRcv.TracesHandler())))
-	mux.Handle("POST /v1/logs", writer(otlpPush["logs"].Track(otlpRcv.LogsHandler())))
-	mux.Handle("POST /v1/metrics", writer(otlpPush["metrics"].Track(otlpRcv.MetricsHandler())))
-	mux.Handle("POST /loki/api/v1/push", writer(push(lokipush.Source).Track(lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts))))
+	var otlpPush map[string]*ingest.Push
+	if ingests {
+		otlpPush = map[string]*ingest.Push{"trace": push(otlp.Source), "logs": push(otlp.SourceLogs), "metrics": push(otlp.SourceMetrics)}
+		mux.Handle("POST /v1/traces", writer(otlpPush["trace"].Track(otlpRcv.TracesHandler())))
+		mux.Handle("POST /v1/logs", writer(otlpPush["logs"].Track(otlpRcv.LogsHandler())))
+		mux.Handle("POST /v1/metrics", writer(otlpPush["metrics"].Track(otlpRcv.MetricsHandler())))
+		mux.Handle("POST /loki/api/v1/push", writer(push(lokipush.Source).Track(lokipush.NewHandler(pipe, pipe.Metrics(), lokiOpts))))
+	}
 	go func() { _ = sources.Run(ctx) }()
-	views.Routes(mux)
-	alerts.Routes(mux, views)
-	mux.Handle("GET /ws", hub)
+	if servesAPI {
+		views.Routes(mux)
+		alerts.Routes(mux, views)
+		mux.Handle("GET /ws", hub)
+	} else {
+		views.SourceRoutes(mux) // GET /api/v1/sources: the collector's pushes and pulls, the writer's consumer
+	}
 	mux.Handle("GET /metrics", views.Require(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), config.RoleMetrics, config.RoleNOC))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -239,13 +304,15 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 			return
 		}
 		io.WriteString(w, "ready\n")
-		if d, ok := st.(interface{ Degraded() string }); ok {
+		if d, ok := sink.(interface{ Degraded() string }); ok {
 			if msg := d.Degraded(); msg != "" {
 				fmt.Fprintf(w, "degraded: %s\n", msg)
 			}
 		}
 	})
-	mux.Handle("/", ui.Handler())
+	if servesAPI {
+		mux.Handle("/", ui.Handler())
+	}
 	if f.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -271,7 +338,13 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
-	grpcAddr, stopGRPC, err := serveGRPC(cfg, otlpRcv, views, tlsCfg, otlpPush, admit, errc)
+	grpcCfg := cfg
+	if !ingests {
+		c := *cfg
+		c.Server.GRPCListen = "off" // OTLP/gRPC is an ingest endpoint
+		grpcCfg = &c
+	}
+	grpcAddr, stopGRPC, err := serveGRPC(grpcCfg, otlpRcv, views, tlsCfg, otlpPush, admit, errc)
 	if err != nil {
 		return err
 	}
@@ -279,9 +352,8 @@ func serve(ctx context.Context, cfg *config.Config, f serveFlags, logger log.Log
 	ready.Store(true)
 
 	base := scheme + "://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "Noctua %s is up.\n  NOC dashboard: %s/%s\n  OTLP/HTTP:     %s/v1/traces, /v1/logs, /v1/metrics\n  OTLP/gRPC:     %s\n  Loki push:     %s/loki/api/v1/push\n  metrics:       %s/metrics\n",
-		version, base, tokenQuery(cfg, f.config == ""), base, grpcAddr, base, base)
-	level.Info(logger).Log("msg", "serving", "addr", ln.Addr().String(), "data_dir", cfg.Server.DataDir, "demo", f.demo)
+	printBanner(stdout, cfg, role, base, tokenQuery(cfg, f.config == ""), grpcAddr)
+	level.Info(logger).Log("msg", "serving", "addr", ln.Addr().String(), "role", role, "data_dir", cfg.Server.DataDir, "demo", f.demo)
 
 	if f.demo {
 		go func() {
@@ -353,4 +425,33 @@ func registerStoreMetrics(reg prometheus.Registerer, st store.Store) {
 	if c, ok := st.(prometheus.Collector); ok {
 		reg.MustRegister(c)
 	}
+}
+
+// ingestSink is what the pipeline appends to: the store, or the Kafka
+// producer in the collector role.
+type ingestSink interface {
+	store.Appender
+	store.LogAppender
+	store.SampleAppender
+}
+
+// printBanner prints where the process serves what its role runs. Every
+// role prints a "  listening:" line; all and api print the dashboard.
+func printBanner(w io.Writer, cfg *config.Config, role, base, token, grpcAddr string) {
+	if role == config.ServerRoleAll {
+		fmt.Fprintf(w, "Noctua %s is up.\n", version)
+	} else {
+		fmt.Fprintf(w, "Noctua %s is up (role %s).\n", version, role)
+	}
+	if role == config.ServerRoleAll || role == config.ServerRoleAPI {
+		fmt.Fprintf(w, "  NOC dashboard: %s/%s\n", base, token)
+	}
+	if role == config.ServerRoleAll || role == config.ServerRoleCollector {
+		fmt.Fprintf(w, "  OTLP/HTTP:     %s/v1/traces, /v1/logs, /v1/metrics\n  OTLP/gRPC:     %s\n  Loki push:     %s/loki/api/v1/push\n", base, grpcAddr, base)
+	}
+	if k := cfg.ScaleOut.Kafka; k != nil && role != config.ServerRoleAll && role != config.ServerRoleAPI {
+		r, l, s := k.Topics()
+		fmt.Fprintf(w, "  Kafka topics:  %s, %s, %s\n", r, l, s)
+	}
+	fmt.Fprintf(w, "  metrics:       %s/metrics\n  listening:     %s\n", base, base)
 }

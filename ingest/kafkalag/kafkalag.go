@@ -42,6 +42,7 @@ import (
 
 	"github.com/noctua-obs/noctua/config"
 	"github.com/noctua-obs/noctua/ingest"
+	"github.com/noctua-obs/noctua/internal/kafkaclient"
 	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
 )
@@ -107,7 +108,7 @@ func New(cl config.KafkaCluster, cons ingest.SampleConsumer, logger log.Logger) 
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	opts, err := clientOptions(cl)
+	opts, err := kafkaclient.Options("noctua-kafkalag", cl.Brokers, cl.TLS, cl.SASL)
 	if err != nil {
 		return nil, fmt.Errorf("kafkalag: cluster %s: %w", cl.Name, err)
 	}

@@ -1,9 +1,7 @@
 package embedded
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"time"
 	"unsafe"
 
@@ -222,74 +220,6 @@ func (logSpec) rows(rec arrow.Record, fn func([]record.Log)) error {
 	}
 	inChunks(c.n(), c.row, fn)
 	return nil
-}
-
-// Logs WAL payload format, version 1:
-//
-//	version byte (1)
-//	rows    uvarint
-//	per row:
-//	  ts delta from the previous row   varint
-//	  15 strings (logStrings order), as appendStrings writes them
-//	  flags                             byte (bit 0: timeout, bit 1: retry)
-//
-// UserID is never written.
-const logCodecVersion = 1
-
-func appendLogBatch(b []byte, ls []record.Log) []byte {
-	b = append(b, logCodecVersion)
-	b = binary.AppendUvarint(b, uint64(len(ls)))
-	var prev, cur [nLogStrings]string
-	var prevTS int64
-	for i := range ls {
-		l := &ls[i]
-		b = binary.AppendVarint(b, l.TS-prevTS)
-		prevTS = l.TS
-		for j, p := range logStrings(l) {
-			cur[j] = *p
-		}
-		b = appendStrings(b, cur[:], prev[:], i == 0)
-		prev = cur
-		var flags byte
-		if l.Timeout {
-			flags |= 1
-		}
-		if l.Retry {
-			flags |= 2
-		}
-		b = append(b, flags)
-	}
-	return b
-}
-
-// decodeLogBatch decodes a payload written by appendLogBatch. The strings
-// of the rows share one copy of payload.
-func decodeLogBatch(payload []byte) ([]record.Log, error) {
-	r, n, err := newBatchReader(payload, logCodecVersion)
-	if err != nil {
-		return nil, err
-	}
-	ls := make([]record.Log, n)
-	var prev, cur [nLogStrings]string
-	var ts int64
-	for i := range ls {
-		ts += r.varint()
-		r.strings(cur[:], prev[:])
-		prev = cur
-		flags := r.byte()
-		if r.err != nil {
-			return nil, fmt.Errorf("row %d: %w", i, r.err)
-		}
-		l := &ls[i]
-		l.TS, l.Timeout, l.Retry = ts, flags&1 != 0, flags&2 != 0
-		for j, p := range logStrings(l) {
-			*p = cur[j]
-		}
-	}
-	if err := r.end(); err != nil {
-		return nil, err
-	}
-	return ls, nil
 }
 
 // unsafeString views b as a string; b must not change afterwards.

@@ -3,9 +3,7 @@ package embedded
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -60,36 +58,6 @@ func samplesSchema() *arrow.Schema {
 var sampleStringCols = [...]int{scName, scDomain, scJourney, scService, scHost, scEnv, scSource, scLabels}
 
 const nSampleStrings = len(sampleStringCols)
-
-// encodeLabels writes labels as name\x00value pairs separated by \x1e.
-func encodeLabels(ls []record.Label) string {
-	if len(ls) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	for i, l := range ls {
-		if i > 0 {
-			b.WriteByte(0x1e)
-		}
-		b.WriteString(l.Name)
-		b.WriteByte(0)
-		b.WriteString(l.Value)
-	}
-	return b.String()
-}
-
-// decodeLabels reverses encodeLabels; the strings view s.
-func decodeLabels(s string) []record.Label {
-	if s == "" {
-		return nil
-	}
-	var out []record.Label
-	for _, p := range strings.Split(s, "\x1e") {
-		n, v, _ := strings.Cut(p, "\x00")
-		out = append(out, record.Label{Name: n, Value: v})
-	}
-	return out
-}
 
 // sampleCols reads sample rows from an open block's builders or a sealed
 // record's arrays; strings view them.
@@ -240,66 +208,6 @@ func (sampleSpec) rows(rec arrow.Record, fn func([]record.Sample)) error {
 	}
 	inChunks(c.n(), c.row, fn)
 	return nil
-}
-
-// Samples WAL payload format, version 1:
-//
-//	version byte (1)
-//	rows    uvarint
-//	per row:
-//	  ts delta from the previous row  varint
-//	  8 strings (sampleStrings order), as appendStrings writes them
-//	  value                           8 bytes, IEEE 754 little endian
-//	  kind                            byte
-const sampleCodecVersion = 1
-
-func appendSampleBatch(b []byte, ss []record.Sample) []byte {
-	b = append(b, sampleCodecVersion)
-	b = binary.AppendUvarint(b, uint64(len(ss)))
-	var prev [nSampleStrings]string
-	var prevTS int64
-	for i := range ss {
-		s := &ss[i]
-		b = binary.AppendVarint(b, s.TS-prevTS)
-		prevTS = s.TS
-		cur := sampleStrings(s)
-		b = appendStrings(b, cur[:], prev[:], i == 0)
-		prev = cur
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.Value))
-		b = append(b, byte(s.Kind))
-	}
-	return b
-}
-
-func decodeSampleBatch(payload []byte) ([]record.Sample, error) {
-	r, n, err := newBatchReader(payload, sampleCodecVersion)
-	if err != nil {
-		return nil, err
-	}
-	ss := make([]record.Sample, n)
-	var prev, cur [nSampleStrings]string
-	var ts int64
-	for i := range ss {
-		ts += r.varint()
-		r.strings(cur[:], prev[:])
-		prev = cur
-		var v [8]byte
-		for j := range v {
-			v[j] = r.byte()
-		}
-		kind := r.byte()
-		if r.err != nil {
-			return nil, fmt.Errorf("row %d: %w", i, r.err)
-		}
-		s := &ss[i]
-		*s = record.Sample{TS: ts, Value: math.Float64frombits(binary.LittleEndian.Uint64(v[:])), Kind: record.SampleKind(kind),
-			Name: cur[0], Domain: cur[1], Journey: cur[2], Service: cur[3], Host: cur[4], Env: cur[5], Source: cur[6],
-			Labels: decodeLabels(cur[7])}
-	}
-	if err := r.end(); err != nil {
-		return nil, err
-	}
-	return ss, nil
 }
 
 // AppendSamples implements store.SampleAppender with the contract of

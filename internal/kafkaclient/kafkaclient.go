@@ -1,4 +1,8 @@
-package kafkalag
+// Package kafkaclient builds the franz-go client options shared by every
+// Noctua component that talks to Kafka: the lag collector (ingest/kafkalag)
+// and the scale-out producer and writer (scaleout), so that brokers, TLS
+// and SASL are read from the configuration in one place.
+package kafkaclient
 
 import (
 	"context"
@@ -18,20 +22,20 @@ import (
 	"github.com/noctua-obs/noctua/config"
 )
 
-// clientOptions are the franz-go options of a cluster's admin client:
-// its brokers, and TLS and SASL as configured. Files are read here, so a
+// Options are the franz-go options of a client named clientID: its
+// brokers, and TLS and SASL as configured. Files are read here, so a
 // missing certificate or password file is an error at start-up.
-func clientOptions(cl config.KafkaCluster) ([]kgo.Opt, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(cl.Brokers...), kgo.ClientID("noctua-kafkalag")}
-	if cl.TLS.Enabled {
-		tc, err := tlsConfig(cl.TLS)
+func Options(clientID string, brokers []string, t config.KafkaTLS, s config.KafkaSASL) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ClientID(clientID)}
+	if t.Enabled {
+		tc, err := tlsConfig(t)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, kgo.Dialer((&tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: tc}).DialContext))
 	}
-	if cl.SASL.Mechanism != "" {
-		m, err := saslMechanism(cl.SASL)
+	if s.Mechanism != "" {
+		m, err := saslMechanism(s)
 		if err != nil {
 			return nil, err
 		}

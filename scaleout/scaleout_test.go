@@ -1,0 +1,266 @@
+package scaleout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/noctua-obs/noctua/config"
+	"github.com/noctua-obs/noctua/record"
+	"github.com/noctua-obs/noctua/store"
+)
+
+// sink records what the writer appends; it refuses the first failFirst
+// appends with store.ErrFull.
+type sink struct {
+	mu        sync.Mutex
+	failFirst int
+	calls     int
+	rs        []record.Request
+	ls        []record.Log
+	ss        []record.Sample
+}
+
+func (s *sink) refuse() bool {
+	s.calls++
+	return s.calls <= s.failFirst
+}
+
+func (s *sink) AppendRequests(_ context.Context, rs []record.Request) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse() {
+		return store.ErrFull
+	}
+	s.rs = append(s.rs, rs...)
+	return nil
+}
+
+func (s *sink) AppendLogs(_ context.Context, ls []record.Log) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse() {
+		return store.ErrFull
+	}
+	s.ls = append(s.ls, ls...)
+	return nil
+}
+
+func (s *sink) AppendSamples(_ context.Context, ss []record.Sample) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refuse() {
+		return store.ErrFull
+	}
+	s.ss = append(s.ss, ss...)
+	return nil
+}
+
+func (s *sink) counts() (int, int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.rs), len(s.ls), len(s.ss)
+}
+
+func kafkaConfig(t *testing.T, c *kfake.Cluster) *config.ScaleOutKafka {
+	t.Helper()
+	cfg, err := config.Parse(fmt.Appendf(nil, "scaleout: {kafka: {brokers: [%q], partitions: 3, produce_timeout: 2s}}", c.ListenAddrs()[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.ScaleOut.Kafka
+}
+
+// TestProduceThenWrite sends batches of every kind through a Producer and
+// a Writer over a Kafka-protocol cluster on TCP: every row arrives, each
+// domain's rows in order, although the store refused the first appends.
+func TestProduceThenWrite(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := kafkaConfig(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := NewProducer(ctx, k, prometheus.NewRegistry(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const batches, perBatch = 20, 50
+	for b := range batches {
+		rs := make([]record.Request, perBatch)
+		ls := make([]record.Log, perBatch)
+		for i := range rs {
+			d := []string{"payments", "cards", "loans"}[i%3]
+			rs[i] = record.Request{TS: int64(b*perBatch + i), Domain: d, Service: "svc", Duration: time.Millisecond}
+			ls[i] = record.Log{TS: int64(b*perBatch + i), Domain: d, Message: "line"}
+		}
+		if err := p.AppendRequests(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AppendLogs(ctx, ls); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AppendSamples(ctx, []record.Sample{{TS: int64(b), Name: "x", Domain: "cards", Labels: []record.Label{{Name: "a", Value: "b"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &sink{failFirst: 2}
+	reg := prometheus.NewRegistry()
+	w, err := NewWriter(ctx, k, s, reg, log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	for {
+		r, l, sm := s.counts()
+		if r == batches*perBatch && l == batches*perBatch && sm == batches {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("stored %d requests, %d logs, %d samples; want %d, %d, %d", r, l, sm, batches*perBatch, batches*perBatch, batches)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]int64{}
+	for _, r := range s.rs {
+		if r.TS < last[r.Domain] {
+			t.Fatalf("domain %s out of order: %d after %d", r.Domain, r.TS, last[r.Domain])
+		}
+		last[r.Domain] = r.TS
+	}
+	if got := testutil.ToFloat64(w.written.WithLabelValues(KindLogs)); got != batches*perBatch {
+		t.Errorf("written logs = %v", got)
+	}
+	if h := w.Health(); !h.Healthy() || h.Records == 0 {
+		t.Errorf("health = %+v", h)
+	}
+
+	// A second writer of the group finds everything committed.
+	s2 := &sink{}
+	w2, err := NewWriter(ctx, k, s2, prometheus.NewRegistry(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx2, stop2 := context.WithTimeout(ctx, 3*time.Second)
+	defer stop2()
+	_ = w2.Run(wctx2)
+	if r, l, sm := s2.counts(); r+l+sm != 0 {
+		t.Errorf("a new member re-read %d requests, %d logs, %d samples: offsets were not committed", r, l, sm)
+	}
+}
+
+// TestProduceFailsAsFull checks that a cluster that went away answers
+// store.ErrFull (503 + Retry-After at the ingest layer) within the
+// produce timeout.
+func TestProduceFailsAsFull(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kafkaConfig(t, c)
+	k.ProduceTimeout = time.Second
+	ctx := context.Background()
+	p, err := NewProducer(ctx, k, prometheus.NewRegistry(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c.Close()
+	start := time.Now()
+	err = p.AppendLogs(ctx, []record.Log{{TS: 1, Domain: "cards"}})
+	if !errors.Is(err, store.ErrFull) {
+		t.Fatalf("err = %v, want store.ErrFull", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+func TestMessagesSplitByDomainAndSize(t *testing.T) {
+	big := make([]byte, 100<<10)
+	var ls []record.Log
+	for i := range 12 {
+		ls = append(ls, record.Log{TS: int64(i), Domain: []string{"a", "b"}[i%2], Message: string(big)})
+	}
+	msgs := messages("t", ls, func(l *record.Log) string { return l.Domain }, func(b []byte, ls []record.Log) []byte {
+		for _, l := range ls {
+			b = append(b, l.Message...)
+		}
+		return b
+	})
+	rows := 0
+	for _, m := range msgs {
+		if len(m.Value) > maxMessageBytes {
+			t.Errorf("message of %d bytes", len(m.Value))
+		}
+		rows += len(m.Value) / len(big)
+	}
+	if rows != 12 || len(msgs) < 4 || string(msgs[0].Key) != "a" {
+		t.Errorf("%d messages, %d rows, first key %q", len(msgs), rows, msgs[0].Key)
+	}
+}
+
+// TestCorruptMessageSkipped checks that a message that does not decode is
+// counted and skipped, and the messages after it are stored.
+func TestCorruptMessageSkipped(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := kafkaConfig(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := NewProducer(ctx, k, prometheus.NewRegistry(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, logsTopic, _ := k.Topics()
+	if err := p.cl.ProduceSync(ctx, &kgo.Record{Topic: logsTopic, Key: []byte("cards"), Value: []byte{9, 9, 9}}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendLogs(ctx, []record.Log{{TS: 1, Domain: "cards"}, {TS: 2, Domain: "cards"}}); err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{}
+	w, err := NewWriter(ctx, k, s, prometheus.NewRegistry(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	for {
+		if _, l, _ := s.counts(); l == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the logs after a corrupt message were not stored")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if got := testutil.ToFloat64(w.corrupt.WithLabelValues(KindLogs)); got != 1 {
+		t.Errorf("corrupt messages = %v, want 1", got)
+	}
+}
