@@ -83,19 +83,7 @@ func sendSpans(t *testing.T, base, token, service, route string, n, failed int) 
 // crosses cards, the accounts tile does not; the cards squad page lists
 // the alert, the accounts squad page none.
 func TestBrowserAlerts(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	script, _ := filepath.Abs(filepath.Join("..", "..", "ui", "e2e", "alerts.mjs"))
-	_, errNode := exec.LookPath("node")
-	_, errChromium := os.Stat("/usr/bin/chromium")
-	_, errPW := os.Stat(filepath.Join(filepath.Dir(script), "node_modules", "playwright-core"))
-	if errNode != nil || errChromium != nil || errPW != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("browser test needs node, /usr/bin/chromium and playwright-core (run scripts/deps.sh): %v %v %v", errNode, errChromium, errPW)
-		}
-		t.Skipf("browser test needs node, chromium and playwright-core (run scripts/deps.sh)")
-	}
+	script := browserScript(t, "alerts.mjs")
 	cfgPath := filepath.Join(t.TempDir(), "noctua.yaml")
 	if err := os.WriteFile(cfgPath, []byte(alertsE2EConfig), 0o600); err != nil {
 		t.Fatal(err)

@@ -474,6 +474,22 @@ const Noctua = (() => {
     });
   }
 
+  // keepDecorated runs decorate now and again after every change the page
+  // makes to root's children or classes (the NOC page patches its tiles in
+  // place every second), without reacting to its own changes. It returns
+  // the function that re-applies it, for new data.
+  function keepDecorated(root, decorate) {
+    const observer = new MutationObserver(() => apply());
+    function apply() {
+      observer.disconnect();
+      decorate();
+      observer.observe(root, { childList: true, subtree: true, attributes: true, attributeFilter: ['class'] });
+    }
+    apply();
+    return apply;
+  }
+
   return { el, fmt, getJSON, live, once, whoami, withToken, apdexCell, params, codeBadge, clsOf, logsOf, logLine, topCodes, spanCodes,
-    setText, setAttr, setContent, keyed, rowCells, chart, seriesData, currentRange, rangeQuery, rangePicker, goRange, showProblem, errorMessage };
+    setText, setAttr, setContent, keyed, rowCells, chart, seriesData, currentRange, rangeQuery, rangePicker, goRange, showProblem, errorMessage,
+    keepDecorated };
 })();

@@ -79,13 +79,8 @@
       apply();
     } catch (e) { /* the panel and the tiles keep their last state */ }
   }
-  const observer = new MutationObserver(() => apply());
-  function apply() {
-    observer.disconnect();
-    decorate();
-    observer.observe(tiles, { childList: true, subtree: true, attributes: true, attributeFilter: ['class'] });
-  }
-  apply();
+  // The page patches its tiles in place every second: re-apply after each change.
+  const apply = Noctua.keepDecorated(tiles, decorate);
   tick();
   setInterval(tick, 5000);
 })();

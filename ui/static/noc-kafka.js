@@ -99,15 +99,8 @@
       apply();
     } catch (e) { /* the tiles and the panel keep their last lines */ }
   }
-  // The page patches its tiles in place every second (their class and
-  // content): re-apply after each change, without watching our own.
-  const observer = new MutationObserver(() => apply());
-  function apply() {
-    observer.disconnect();
-    decorate();
-    observer.observe(tiles, { childList: true, subtree: true, attributes: true, attributeFilter: ['class'] });
-  }
-  apply();
+  // The page patches its tiles in place every second: re-apply after each change.
+  const apply = Noctua.keepDecorated(tiles, decorate);
   tick();
   setInterval(tick, 5000);
 })();
