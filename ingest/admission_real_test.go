@@ -131,7 +131,7 @@ func TestAdmissionRealHandlers(t *testing.T) {
 	if p := refusedTimes[len(refusedTimes)/2]; p > 2*time.Second {
 		t.Errorf("median refusal took %v: not prompt", p)
 	}
-	if p := health[len(health)-1]; p > maxHealthz {
+	if p := health[len(health)-1]; p > maxHealthz && !raceDetector {
 		t.Errorf("slowest healthz %v over %v", p, maxHealthz)
 	}
 	if got := counterSum(t, reg, "noctua_ingest_admission_refused_total"); got != float64(refused) {
