@@ -52,6 +52,9 @@ type Verdict struct {
 type Window struct {
 	Size   int
 	points []Point
+	// seen is the poll (Source.polls) that last added a point: a window
+	// not seen for ForgetAfter polls is forgotten.
+	seen uint64
 }
 
 // DefaultWindow is the number of polls a window holds (Burrow's default).

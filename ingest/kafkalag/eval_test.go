@@ -219,3 +219,31 @@ func BenchmarkJudge100k(b *testing.B) {
 	}
 	b.ReportMetric(perPart, "window-B/partition")
 }
+
+// TestForgetsGoneGroups: a group no poll reports any more (deleted, or a
+// console consumer's one-off group) has its windows forgotten after
+// ForgetAfter polls, while a reported group keeps its own.
+func TestForgetsGoneGroups(t *testing.T) {
+	s := &Source{cluster: config.KafkaCluster{Name: "core"}, windows: map[partKey]*Window{}}
+	lagsOf := func(groups ...string) kadm.DescribedGroupLags {
+		out := kadm.DescribedGroupLags{}
+		for _, g := range groups {
+			out[g] = kadm.DescribedGroupLag{Group: g, State: "Stable", Lag: kadm.GroupLag{"t": {
+				0: {Topic: "t", Partition: 0, Commit: kadm.Offset{At: 5}, End: kadm.ListedOffset{Offset: 9}},
+				1: {Topic: "t", Partition: 1, Commit: kadm.Offset{At: 5}, End: kadm.ListedOffset{Offset: 9}},
+			}}}
+		}
+		return out
+	}
+	t0 := time.Unix(1_700_000_000, 0)
+	s.judge(lagsOf("console-consumer-4711", "payment-settler"), nil, nil, t0)
+	if len(s.windows) != 4 {
+		t.Fatalf("%d windows after the first poll, want 4", len(s.windows))
+	}
+	for i := 1; i <= ForgetAfter+DefaultWindow; i++ {
+		s.judge(lagsOf("payment-settler"), nil, nil, t0.Add(time.Duration(i)*10*time.Second))
+	}
+	if len(s.windows) != 2 || s.windows[partKey{"payment-settler", "t", 0}] == nil {
+		t.Errorf("windows kept: %v, want payment-settler's two", s.windows)
+	}
+}

@@ -71,6 +71,11 @@ const (
 // new partitions are reported without a status.
 const MaxPartitions = 200_000
 
+// ForgetAfter is how many polls a partition's window is kept after its
+// group last reported it (a deleted group, a topic shrunk, a console
+// consumer's one-off group), so that churn does not fill MaxPartitions.
+const ForgetAfter = 3 * DefaultWindow
+
 // Source is the lag collector of one cluster: an ingest.Pull whose
 // attempts poll the cluster.
 type Source struct {
@@ -94,6 +99,7 @@ type Source struct {
 	// gaps and markers are the previous poll's small commit-to-stable
 	// gaps and the ones found to hold only transaction markers (settled).
 	gaps, markers map[gap]bool
+	polls         uint64 // polls judged, for forgetting windows
 }
 
 type partKey struct {
@@ -184,6 +190,8 @@ func (s *Source) poll(ctx context.Context) (int, error) {
 // judge evaluates one poll's lags against the windows and returns its
 // samples, and the first group that could not be read (stored as ERR).
 func (s *Source) judge(lags kadm.DescribedGroupLags, stable kadm.ListedOffsets, settled map[gap]bool, now time.Time) ([]record.Sample, error) {
+	s.polls++
+	defer s.forget()
 	p := poller{s: s, now: now, ts: now.UnixNano(), settled: settled}
 	parts := 0
 	lags.Each(func(g kadm.DescribedGroupLag) {
@@ -324,6 +332,7 @@ func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
 				continue // past MaxPartitions: lag only
 			}
 			w.Add(Point{TS: p.now, Commit: l.Commit.At, End: end, Orphan: l.IsEmpty()})
+			w.seen = p.s.polls
 			v := w.Evaluate()
 			p.addPart(LagSeconds, v.Lag.Seconds(), pl)
 			p.addPart(LagStatus, float64(v.Status), pl)
@@ -396,6 +405,19 @@ func (s *Source) window(k partKey) *Window {
 		s.windows[k] = w
 	}
 	return w
+}
+
+// forget drops, every DefaultWindow polls, the windows no poll has
+// reported for ForgetAfter polls.
+func (s *Source) forget() {
+	if s.polls%DefaultWindow != 0 || s.polls <= ForgetAfter {
+		return
+	}
+	for k, w := range s.windows {
+		if w.seen+ForgetAfter < s.polls {
+			delete(s.windows, k)
+		}
+	}
 }
 
 // restore refills the windows from the committed and end offsets a
