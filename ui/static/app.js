@@ -303,7 +303,24 @@ const Noctua = (() => {
   // fresh the numbers are and the page greys out (body[data-stale]) when
   // they stop. An error frame (403, 404) shows its message instead of the
   // data; a missing or bad token stops retrying and asks for one.
+  // joined holds the page's live connection for add-ons that subscribe to
+  // it (subscribe), and the subscriptions that came before it opened.
+  const joined = { send: null, subs: [], handlers: new Map() };
+
+  // subscribe adds a subscription to the page's live connection (one
+  // websocket per tab), calling onData with each snapshot and update; it
+  // reports false when the page has no live connection (a fixed range),
+  // for the caller to fetch by REST instead.
+  function subscribe(sub, onData) {
+    if (!joined.live) return false;
+    joined.handlers.set(sub.id, onData);
+    joined.subs.push(sub);
+    if (joined.send) joined.send(sub);
+    return true;
+  }
+
   function live(subs, onData) {
+    joined.live = true;
     const status = document.getElementById('live');
     const interval = 1000;
     let lastMsg = 0, lastSeq = 0, gaps = 0, backoff = 1000, ws = null, retryAt = 0, timer = null, failures = 0, stopped = false;
@@ -350,7 +367,10 @@ const Noctua = (() => {
       ws = sock;
       sock.onopen = () => {
         backoff = 1000; failures = 0; lastSeq = 0;
-        for (const s of subs) sock.send(JSON.stringify({ type: 'subscribe', ...s }));
+        const send = (s) => sock.send(JSON.stringify({ type: 'subscribe', ...s }));
+        for (const s of subs) send(s);
+        for (const s of joined.subs) send(s);
+        joined.send = send;
         show();
       };
       sock.onmessage = (ev) => {
@@ -366,12 +386,14 @@ const Noctua = (() => {
           showProblem(errorMessage(statusOf(m.error), m.error));
         } else if ((m.type === 'snapshot' || m.type === 'update') && m.data) {
           if (errors.delete(m.id) && !errors.size) showProblem(null);
-          onData(m.id, m.data);
+          const h = joined.handlers.get(m.id);
+          if (h) h(m.data); else onData(m.id, m.data);
         }
         show();
       };
       sock.onclose = () => {
         if (ws !== sock) return;
+        joined.send = null;
         failures++;
         schedule();
       };
@@ -491,5 +513,5 @@ const Noctua = (() => {
 
   return { el, fmt, getJSON, live, once, whoami, withToken, apdexCell, params, codeBadge, clsOf, logsOf, logLine, topCodes, spanCodes,
     setText, setAttr, setContent, keyed, rowCells, chart, seriesData, currentRange, rangeQuery, rangePicker, goRange, showProblem, errorMessage,
-    keepDecorated };
+    keepDecorated, subscribe };
 })();

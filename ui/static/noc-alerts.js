@@ -3,8 +3,9 @@
 // with its severity, squad and summary and a link to the squad's page; a
 // domain tile (.tile[data-domain]) turns red, with an "alert" line, while
 // a page-severity alert of that domain fires (a journey's alert counts for
-// every domain it crosses). Refreshed every 5 s from /api/v1/alerts and
-// re-applied whenever the page redraws its tiles, as noc-kafka.js does.
+// every domain it crosses). Live over the page's websocket (the "alerts"
+// view; by REST every 5 s for a fixed range) and re-applied whenever the
+// page redraws its tiles, as noc-kafka.js does.
 // To wire it into index.html, load this file after noc.js:
 //   <script src="noc-alerts.js" defer></script>
 'use strict';
@@ -64,23 +65,29 @@
     }
   }
 
+  function show(v) {
+    const firing = v.alerts || [];
+    const m = {};
+    for (const a of firing) {
+      if (a.severity !== 'page') continue;
+      for (const d of a.domains) (m[d] = m[d] || []).push(a);
+    }
+    pages = m;
+    list(firing);
+    setAttr(panel, 'data-firing', String(firing.length));
+    apply();
+  }
   async function tick() {
     try {
-      const v = await Noctua.getJSON('/api/v1/alerts?state=firing');
-      const firing = v.alerts || [];
-      const m = {};
-      for (const a of firing) {
-        if (a.severity !== 'page') continue;
-        for (const d of a.domains) (m[d] = m[d] || []).push(a);
-      }
-      pages = m;
-      list(firing);
-      setAttr(panel, 'data-firing', String(firing.length));
-      apply();
+      show(await Noctua.getJSON('/api/v1/alerts?state=firing'));
     } catch (e) { /* the panel and the tiles keep their last state */ }
   }
   // The page patches its tiles in place every second: re-apply after each change.
   const apply = Noctua.keepDecorated(tiles, decorate);
-  tick();
-  setInterval(tick, 5000);
+  // Live on the page's websocket (the "alerts" view); by REST every 5 s
+  // when the page has none (a fixed range).
+  if (!Noctua.subscribe({ id: 'noc-alerts', view: 'alerts', params: { state: 'firing' } }, show)) {
+    tick();
+    setInterval(tick, 5000);
+  }
 })();

@@ -3,7 +3,7 @@
 // out), and each domain tile (.tile[data-domain]) gets a kafka line
 // ("kafka 2 groups · 1 STALL") and turns amber or red with its groups'
 // worst health (a STALL, STOP, REWIND or ERR group makes it red) even if
-// its requests are fine. Refreshed every 5 s from /api/v1/kafka and
+// its requests are fine. Live over the page's websocket (the "kafka" view; by REST every 5 s for a fixed range) and
 // re-applied whenever the page redraws its tiles, as noc-infra.js does. To
 // wire it into index.html, load kafka.css, kafka.js and this file after
 // noc.js:
@@ -81,26 +81,32 @@
     }
   }
 
+  function show(v) {
+    const groups = v.groups || [];
+    const m = {};
+    for (const g of groups) {
+      const d = m[g.domain] = m[g.domain] || { groups: 0, statuses: {}, health: 'ok' };
+      d.groups++;
+      d.statuses[g.status] = (d.statuses[g.status] || 0) + 1;
+      const h = K.health(g);
+      if (K.rank(h) < K.rank(d.health)) d.health = h;
+    }
+    byDomain = m;
+    worst(groups);
+    apply();
+  }
   async function tick() {
     try {
       const qs = new URLSearchParams(range.fixed ? { from: range.from, to: range.to } : { range: range.range });
-      const v = await Noctua.getJSON('/api/v1/kafka?' + qs);
-      const groups = v.groups || [];
-      const m = {};
-      for (const g of groups) {
-        const d = m[g.domain] = m[g.domain] || { groups: 0, statuses: {}, health: 'ok' };
-        d.groups++;
-        d.statuses[g.status] = (d.statuses[g.status] || 0) + 1;
-        const h = K.health(g);
-        if (K.rank(h) < K.rank(d.health)) d.health = h;
-      }
-      byDomain = m;
-      worst(groups);
-      apply();
+      show(await Noctua.getJSON('/api/v1/kafka?' + qs));
     } catch (e) { /* the tiles and the panel keep their last lines */ }
   }
   // The page patches its tiles in place every second: re-apply after each change.
   const apply = Noctua.keepDecorated(tiles, decorate);
-  tick();
-  setInterval(tick, 5000);
+  // Live on the page's websocket (the "kafka" view); by REST every 5 s
+  // for a fixed range.
+  if (range.fixed || !Noctua.subscribe({ id: 'noc-kafka', view: 'kafka', range: range.range }, show)) {
+    tick();
+    setInterval(tick, 5000);
+  }
 })();
