@@ -2,7 +2,8 @@
 // its hosts' saturation (worst CPU and memory %) and its probes' health,
 // and turns amber or red when those cross the configured thresholds
 // (health.saturation_pct_*, health.probe_success_*) even if its requests
-// are fine. Refreshed every 5 s from /api/v1/infra and /api/v1/probes and
+// are fine. Live over the page's websocket (the "infra" and "probes" views;
+// by REST every 5 s for a fixed range) and
 // re-applied whenever the page redraws its tiles. To wire it into
 // index.html, load infra.css and this file after noc.js:
 //   <link rel="stylesheet" href="infra.css"><script src="noc-infra.js" defer></script>
@@ -34,26 +35,38 @@
     }
   }
 
+  // combine folds the latest infra and probes answers into the lines.
+  let infra = null, probes = null;
+  function combine() {
+    if (!infra || !probes) return;
+    const m = {};
+    for (const g of infra.domains) {
+      m[g.domain] = { hosts: g.hosts, down: g.down, cpu: g.worst.cpu_pct, mem: g.worst.memory_pct, health: g.health, probes: 0, probesOK: 0 };
+    }
+    for (const p of probes.probes) {
+      const d = m[p.domain] = m[p.domain] || { hosts: 0, down: 0, health: 'nodata', probes: 0, probesOK: 0 };
+      d.probes++;
+      if (p.health === 'ok') d.probesOK++;
+      if (rank(p.health) < rank(d.health)) d.health = p.health;
+    }
+    byDomain = m;
+    apply();
+  }
+  const range = Noctua.params.get('range') || '15m';
   async function tick() {
     try {
-      const range = Noctua.params.get('range') || '15m';
-      const [infra, probes] = await Promise.all([Noctua.getJSON('/api/v1/infra?range=' + range), Noctua.getJSON('/api/v1/probes?range=' + range)]);
-      const m = {};
-      for (const g of infra.domains) {
-        m[g.domain] = { hosts: g.hosts, down: g.down, cpu: g.worst.cpu_pct, mem: g.worst.memory_pct, health: g.health, probes: 0, probesOK: 0 };
-      }
-      for (const p of probes.probes) {
-        const d = m[p.domain] = m[p.domain] || { hosts: 0, down: 0, health: 'nodata', probes: 0, probesOK: 0 };
-        d.probes++;
-        if (p.health === 'ok') d.probesOK++;
-        if (rank(p.health) < rank(d.health)) d.health = p.health;
-      }
-      byDomain = m;
-      decorate();
+      [infra, probes] = await Promise.all([Noctua.getJSON('/api/v1/infra?range=' + range), Noctua.getJSON('/api/v1/probes?range=' + range)]);
+      combine();
     } catch (e) { /* the tiles keep their last infra line */ }
   }
-  const observer = new MutationObserver(() => { observer.disconnect(); decorate(); observer.observe(tiles, { childList: true }); });
-  observer.observe(tiles, { childList: true });
-  tick();
-  setInterval(tick, 5000);
+  // The page patches its tiles in place every second: re-apply after each change.
+  const apply = Noctua.keepDecorated(tiles, decorate);
+  // Live on the page's websocket (the "infra" and "probes" views); by REST
+  // every 5 s when the page has none (a fixed range).
+  const live = /^\d+[smhd]$/.test(range) ? range : '15m';
+  if (!(Noctua.subscribe({ id: 'noc-infra', view: 'infra', range: live }, (v) => { infra = v; combine(); }) &&
+        Noctua.subscribe({ id: 'noc-probes', view: 'probes', range: live }, (v) => { probes = v; combine(); }))) {
+    tick();
+    setInterval(tick, 5000);
+  }
 })();
