@@ -11,9 +11,12 @@
 // message of the batch (acks=all, idempotent producer), so an ingest
 // request is acknowledged only when its records are durable in Kafka. The
 // Writer commits a partition's offsets only after the store acknowledged
-// the rows read from it: delivery into the store is at least once, and a
-// writer that dies between the store's append and the commit stores those
-// rows again when the group resumes (duplicates, never losses).
+// the rows read from it (at least once), and makes that effectively once:
+// each message is one atomic append tagged with its topic, partition and
+// offset (store.BatchAppender), a partition's messages reach the store in
+// offset order, and on each partition assignment the writer skips the
+// messages at or below the highest offset the store has. A writer that
+// dies between the store's append and the commit leaves nothing twice.
 package scaleout
 
 import (

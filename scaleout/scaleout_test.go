@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,15 +20,18 @@ import (
 	"github.com/noctua-obs/noctua/store"
 )
 
-// sink records what the writer appends; it refuses the first failFirst
+// sink records what the writer appends, and the highest offset of each
+// partition as store.BatchAppender does; it refuses the first failFirst
 // appends with store.ErrFull.
 type sink struct {
 	mu        sync.Mutex
 	failFirst int
+	ackLost   int // appends after failFirst that store the rows and fail all the same
 	calls     int
 	rs        []record.Request
 	ls        []record.Log
 	ss        []record.Sample
+	hi        map[string]int64 // kind/topic/partition → highest offset
 }
 
 func (s *sink) refuse() bool {
@@ -35,34 +39,60 @@ func (s *sink) refuse() bool {
 	return s.calls <= s.failFirst
 }
 
-func (s *sink) AppendRequests(_ context.Context, rs []record.Request) error {
+// lost returns an error for an append stored whose acknowledgement is
+// lost (as a timeout after the server took the INSERT).
+func (s *sink) lost() error {
+	if s.calls <= s.failFirst+s.ackLost {
+		return store.ErrFull
+	}
+	return nil
+}
+
+func (s *sink) note(kind string, id store.MessageID) {
+	if s.hi == nil {
+		s.hi = map[string]int64{}
+	}
+	s.hi[fmt.Sprint(kind, id.Topic, id.Partition)] = id.Offset
+}
+
+func (s *sink) AppendRequestBatch(_ context.Context, id store.MessageID, rs []record.Request) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.refuse() {
 		return store.ErrFull
 	}
 	s.rs = append(s.rs, rs...)
-	return nil
+	s.note(store.BatchRequests, id)
+	return s.lost()
 }
 
-func (s *sink) AppendLogs(_ context.Context, ls []record.Log) error {
+func (s *sink) AppendLogBatch(_ context.Context, id store.MessageID, ls []record.Log) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.refuse() {
 		return store.ErrFull
 	}
 	s.ls = append(s.ls, ls...)
-	return nil
+	s.note(store.BatchLogs, id)
+	return s.lost()
 }
 
-func (s *sink) AppendSamples(_ context.Context, ss []record.Sample) error {
+func (s *sink) AppendSampleBatch(_ context.Context, id store.MessageID, ss []record.Sample) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.refuse() {
 		return store.ErrFull
 	}
 	s.ss = append(s.ss, ss...)
-	return nil
+	s.note(store.BatchSamples, id)
+	return s.lost()
+}
+
+func (s *sink) HighestOffset(_ context.Context, kind, topic string, partition int32) (int64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.hi[fmt.Sprint(kind, topic, partition)]
+	return o, ok, nil
 }
 
 func (s *sink) counts() (int, int, int) {
@@ -262,5 +292,67 @@ func TestCorruptMessageSkipped(t *testing.T) {
 	<-done
 	if got := testutil.ToFloat64(w.corrupt.WithLabelValues(KindLogs)); got != 1 {
 		t.Errorf("corrupt messages = %v, want 1", got)
+	}
+}
+
+// TestLostAcknowledgement checks that an append the store took but whose
+// acknowledgement was lost (the writer retries it) is not stored twice:
+// the writer asks the store before sending a failed message again.
+func TestLostAcknowledgement(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := kafkaConfig(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := NewProducer(ctx, k, prometheus.NewRegistry(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for i := range 5 {
+		if err := p.AppendLogs(ctx, []record.Log{{TS: int64(2 * i), Domain: "cards"}, {TS: int64(2*i + 1), Domain: "cards"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &sink{failFirst: 1, ackLost: 2}
+	w, err := NewWriter(ctx, k, s, prometheus.NewRegistry(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(wctx) }()
+	for {
+		if _, l, _ := s.counts(); l >= 10 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("not every line was stored")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	<-done
+	if _, l, _ := s.counts(); l != 10 {
+		t.Errorf("%d lines stored, want exactly 10", l)
+	}
+}
+
+// TestWriterRefusesPlainStore: a store that cannot append a message
+// atomically with its identity is refused at start-up.
+func TestWriterRefusesPlainStore(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var plain struct{ store.Appender }
+	_, err = NewWriter(context.Background(), kafkaConfig(t, c), plain, prometheus.NewRegistry(), log.NewNopLogger())
+	if err == nil || !strings.Contains(err.Error(), "store.BatchAppender") {
+		t.Fatalf("err = %v, want a refusal naming store.BatchAppender", err)
 	}
 }

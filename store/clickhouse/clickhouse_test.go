@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,5 +264,87 @@ func TestQuoting(t *testing.T) {
 	ss, err := s.SampleRollup(ctx, store.SampleQuery{Name: odd, From: from, To: to, GroupBy: []string{odd}, Labels: []record.Label{{Name: odd, Value: odd}}})
 	if err != nil || len(ss) != 1 || ss[0].Key.Labels[0].Value != odd || ss[0].Points[0].Count != 1 {
 		t.Fatalf("sample rollup: %+v %v", ss, err)
+	}
+}
+
+// TestMessageBatches: a Kafka message's rows go in one INSERT whatever
+// MaxBatchRows says, carrying the message identity that HighestOffset
+// reads back per topic and partition; a table created before the message
+// columns gets them when the store opens, its old rows with the defaults.
+func TestMessageBatches(t *testing.T) {
+	addr := serverAddr(t)
+	ctx := context.Background()
+	db := fmt.Sprintf("t_msgbatches_%d", time.Now().UnixNano()%1_000_000)
+	cfg := config.ClickHouse{Addr: []string{addr}, Database: db, MaxBatchRows: 7}
+	s, err := Open(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make requests a table of the schema before the message columns.
+	old := strings.Replace(tables[0].ddl, ",\n\t"+messageColumnsDDL, "", 1)
+	if old == tables[0].ddl {
+		t.Fatal("could not derive the old DDL")
+	}
+	if err := s.conn.Exec(ctx, "DROP TABLE "+s.db+".requests"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.conn.Exec(ctx, fmt.Sprintf(old, s.db)); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	if err := s.AppendRequests(ctx, storetest.Generate(1, base, 3).Rows); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok, err := s.HighestOffset(ctx, store.BatchRequests, "noctua.requests", 0); err != nil || ok {
+		t.Fatalf("HighestOffset before any batch: ok %v, err %v", ok, err)
+	}
+	rows := storetest.Generate(41, base, 100).Rows
+	for _, off := range []int64{3, 4} {
+		if err := s.AppendRequestBatch(ctx, store.MessageID{Topic: "noctua.requests", Partition: 0, Offset: off}, rows[:50]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AppendRequestBatch(ctx, store.MessageID{Topic: "noctua.requests", Partition: 1, Offset: 9}, rows[50:]); err != nil {
+		t.Fatal(err)
+	}
+	if n := metricValue(t, s, insertsDesc, "requests"); n != 3 {
+		t.Fatalf("%v INSERTs counted, want 3 (one per message, MaxBatchRows notwithstanding)", n)
+	}
+	for _, c := range []struct {
+		topic string
+		part  int32
+		want  int64
+		ok    bool
+	}{{"noctua.requests", 0, 4, true}, {"noctua.requests", 1, 9, true}, {"noctua.requests", 2, 0, false}, {"other.requests", 0, 0, false}} {
+		got, ok, err := s.HighestOffset(ctx, store.BatchRequests, c.topic, c.part)
+		if err != nil || ok != c.ok || got != c.want {
+			t.Errorf("HighestOffset(%s, %d) = %d, %v, %v; want %d, %v", c.topic, c.part, got, ok, err, c.want, c.ok)
+		}
+	}
+	if err := s.AppendLogBatch(ctx, store.MessageID{Topic: "noctua.logs", Partition: 2, Offset: 7}, []record.Log{{TS: base.UnixNano(), Domain: "cards"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendSampleBatch(ctx, store.MessageID{Topic: "noctua.samples", Partition: 0, Offset: 0}, []record.Sample{{TS: base.UnixNano(), Name: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := s.HighestOffset(ctx, store.BatchLogs, "noctua.logs", 2); err != nil || !ok || got != 7 {
+		t.Errorf("logs: %d, %v, %v", got, ok, err)
+	}
+	if got, ok, err := s.HighestOffset(ctx, store.BatchSamples, "noctua.samples", 0); err != nil || !ok || got != 0 {
+		t.Errorf("samples: %d, %v, %v", got, ok, err)
+	}
+	total := 0
+	for _, n := range storetest.CountTraces(t, s, base, base.Add(time.Hour)) {
+		total += n
+	}
+	if total != 3+50+50+50 {
+		t.Fatalf("%d requests stored, want %d", total, 3+50+50+50)
 	}
 }

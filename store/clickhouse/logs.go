@@ -7,8 +7,6 @@ import (
 	"hash/fnv"
 	"strings"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
 )
@@ -23,14 +21,18 @@ func (s *Store) AppendLogs(ctx context.Context, ls []record.Log) error {
 	if len(ls) == 0 {
 		return s.checkOpen()
 	}
-	first := s.logSeq.Add(uint64(len(ls))) - uint64(len(ls)) + 1
-	i := uint64(0)
-	return insert(s, ctx, "logs", logColumns, ls, func(b driver.Batch, l *record.Log) error {
-		seq := first + i
-		i++
-		return b.Append(l.TS, seq, l.Domain, l.Journey, l.Service, l.API, l.Env, l.Source, l.Route, l.Level,
-			l.ErrorCode, l.ErrorClass, b2u(l.Timeout), b2u(l.Retry), l.JourneyInstance, l.UserHash, l.TraceID, l.Message, l.Labels)
-	})
+	return insert(s, ctx, "logs", logColumns, ls, s.logValues(len(ls)))
+}
+
+// logValues returns the values of n lines in turn, each with the next of
+// n sequence numbers taken now.
+func (s *Store) logValues(n int) func(*record.Log) []any {
+	seq := s.logSeq.Add(uint64(n)) - uint64(n)
+	return func(l *record.Log) []any {
+		seq++
+		return []any{l.TS, seq, l.Domain, l.Journey, l.Service, l.API, l.Env, l.Source, l.Route, l.Level,
+			l.ErrorCode, l.ErrorClass, b2u(l.Timeout), b2u(l.Retry), l.JourneyInstance, l.UserHash, l.TraceID, l.Message, l.Labels}
+	}
 }
 
 // LogRollup implements store.LogQuerier: the counters per group, window

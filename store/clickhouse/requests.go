@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
 )
@@ -22,20 +20,22 @@ const requestColumns = `ts, domain, journey, service, api, env, source, route, d
 // fails, the INSERTs before the failed one are kept. The raw user id is
 // never written.
 func (s *Store) AppendRequests(ctx context.Context, rs []record.Request) error {
-	return insert(s, ctx, "requests", requestColumns, rs, func(b driver.Batch, r *record.Request) error {
-		return b.Append(r.TS, r.Domain, r.Journey, r.Service, r.API, r.Env, r.Source, r.Route, int64(r.Duration),
-			b2u(r.Error), r.StatusCode, r.ErrorCode, r.ErrorClass, uint8(r.Apdex), r.JourneyInstance, r.UserHash, r.TraceID)
-	})
+	return insert(s, ctx, "requests", requestColumns, rs, requestValues)
+}
+
+func requestValues(r *record.Request) []any {
+	return []any{r.TS, r.Domain, r.Journey, r.Service, r.API, r.Env, r.Source, r.Route, int64(r.Duration),
+		b2u(r.Error), r.StatusCode, r.ErrorCode, r.ErrorClass, uint8(r.Apdex), r.JourneyInstance, r.UserHash, r.TraceID}
 }
 
 // insert appends rows to table in INSERTs of at most MaxBatchRows rows,
 // each naming its columns (as ClickHouse 18.16 needs).
-func insert[R any](s *Store, ctx context.Context, table, columns string, rows []R, add func(driver.Batch, *R) error) error {
+func insert[R any](s *Store, ctx context.Context, table, columns string, rows []R, values func(*R) []any) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
 	for i := 0; i < len(rows); i += s.cfg.MaxBatchRows {
-		if err := insertBatch(s, ctx, table, columns, rows[i:min(i+s.cfg.MaxBatchRows, len(rows))], add); err != nil {
+		if err := insertBatch(s, ctx, table, columns, rows[i:min(i+s.cfg.MaxBatchRows, len(rows))], values, nil); err != nil {
 			return err
 		}
 	}
@@ -43,18 +43,24 @@ func insert[R any](s *Store, ctx context.Context, table, columns string, rows []
 }
 
 // insertBatch sends one INSERT of rows and waits for its acknowledgement.
-func insertBatch[R any](s *Store, ctx context.Context, table, columns string, rows []R, add func(driver.Batch, *R) error) error {
+// When id is not nil each row also gets the message identity columns.
+func insertBatch[R any](s *Store, ctx context.Context, table, columns string, rows []R, values func(*R) []any, id *store.MessageID) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
+	var extra []any
+	if id != nil {
+		columns += ", " + messageColumns
+		extra = []any{id.Topic, id.Partition, id.Offset}
+	}
+	st := s.stats.table(table)
 	b, err := s.conn.PrepareBatch(ctx, fmt.Sprintf("INSERT INTO %s.%s (%s)", s.db, table, columns))
 	if err != nil {
-		s.stats.table(table).failures.Add(1)
+		st.failures.Add(1)
 		return wrap("insert into "+table, err)
 	}
 	defer b.Close()
-	st := s.stats.table(table)
 	for i := range rows {
-		if err := add(b, &rows[i]); err != nil {
+		if err := b.Append(append(values(&rows[i]), extra...)...); err != nil {
 			st.failures.Add(1)
 			return fmt.Errorf("clickhouse: insert into %s: %w", table, err)
 		}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
 )
@@ -19,13 +17,15 @@ const sampleColumns = `ts, name, value, kind, domain, journey, service, host, en
 // AppendSamples implements store.SampleAppender with the contract of
 // AppendRequests. Labels are kept as two parallel arrays.
 func (s *Store) AppendSamples(ctx context.Context, ss []record.Sample) error {
-	return insert(s, ctx, "samples", sampleColumns, ss, func(b driver.Batch, x *record.Sample) error {
-		names, values := make([]string, len(x.Labels)), make([]string, len(x.Labels))
-		for i, l := range x.Labels {
-			names[i], values[i] = l.Name, l.Value
-		}
-		return b.Append(x.TS, x.Name, x.Value, uint8(x.Kind), x.Domain, x.Journey, x.Service, x.Host, x.Env, x.Source, names, values)
-	})
+	return insert(s, ctx, "samples", sampleColumns, ss, sampleValues)
+}
+
+func sampleValues(x *record.Sample) []any {
+	names, values := make([]string, len(x.Labels)), make([]string, len(x.Labels))
+	for i, l := range x.Labels {
+		names[i], values[i] = l.Name, l.Value
+	}
+	return []any{x.TS, x.Name, x.Value, uint8(x.Kind), x.Domain, x.Journey, x.Service, x.Host, x.Env, x.Source, names, values}
 }
 
 // labelExpr is the SQL of a label's value ("" when the row lacks it), its

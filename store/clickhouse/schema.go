@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -28,7 +29,8 @@ var tables = []struct{ name, ddl string }{
 	status_code Int32,
 	error_code String, error_class String,
 	apdex UInt8,
-	journey_instance String, user_hash String, trace_id String
+	journey_instance String, user_hash String, trace_id String,
+	` + messageColumnsDDL + `
 ) ENGINE = MergeTree PARTITION BY ` + dayKey + ` ORDER BY (domain, journey, service, api, ts)`},
 	{"logs", `CREATE TABLE IF NOT EXISTS %s.logs (
 	ts Int64,
@@ -40,7 +42,8 @@ var tables = []struct{ name, ddl string }{
 	timeout UInt8, retry UInt8,
 	journey_instance String, user_hash String, trace_id String,
 	message String,
-	labels String
+	labels String,
+	` + messageColumnsDDL + `
 ) ENGINE = MergeTree PARTITION BY ` + dayKey + ` ORDER BY (domain, journey, service, api, ts)`},
 	{"samples", `CREATE TABLE IF NOT EXISTS %s.samples (
 	ts Int64,
@@ -49,11 +52,21 @@ var tables = []struct{ name, ddl string }{
 	kind UInt8,
 	domain String, journey String, service String, host String,
 	env String, source String,
-	label_names Array(String), label_values Array(String)
+	label_names Array(String), label_values Array(String),
+	` + messageColumnsDDL + `
 ) ENGINE = MergeTree PARTITION BY ` + dayKey + ` ORDER BY (name, domain, host, ts)`},
 }
 
-// createSchema creates the database and the tables that are missing.
+// messageColumnsDDL are the columns that name the Kafka message a row came
+// from (store.MessageID), written by the scale-out writer's Append*Batch;
+// rows appended otherwise keep the defaults (empty topic, 0, 0).
+const messageColumnsDDL = "ktopic String, kpart Int32, koffset Int64"
+
+// messageColumns are the same columns in an INSERT.
+const messageColumns = "ktopic, kpart, koffset"
+
+// createSchema creates the database and the tables that are missing, and
+// adds the message columns to tables created before them.
 func (s *Store) createSchema(ctx context.Context) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -64,8 +77,55 @@ func (s *Store) createSchema(ctx context.Context) error {
 		if err := s.conn.Exec(ctx, fmt.Sprintf(t.ddl, s.db)); err != nil {
 			return wrap("create table "+t.name, err)
 		}
+		if err := s.addMessageColumns(ctx, t.name); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// addMessageColumns adds to table the message columns it lacks
+// (ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: system.columns says
+// which exist; a column another process added meanwhile is no error).
+// Adding a column is a metadata change: old parts are not rewritten, their
+// rows read the defaults.
+func (s *Store) addMessageColumns(ctx context.Context, table string) error {
+	have, err := s.columns(ctx, table)
+	if err != nil {
+		return err
+	}
+	for _, c := range strings.Split(messageColumnsDDL, ", ") {
+		name, _, _ := strings.Cut(c, " ")
+		if have[name] {
+			continue
+		}
+		if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s", s.db, table, c)); err != nil {
+			if now, err2 := s.columns(ctx, table); err2 == nil && now[name] {
+				continue // added by another process
+			}
+			return wrap("add column to "+table, err)
+		}
+		level.Info(s.opts.Logger).Log("msg", "clickhouse column added", "table", table, "column", name)
+	}
+	return nil
+}
+
+// columns returns the names of table's columns.
+func (s *Store) columns(ctx context.Context, table string) (map[string]bool, error) {
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", s.cfg.Database, table)
+	if err != nil {
+		return nil, wrap("columns of "+table, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, wrap("columns of "+table, err)
+		}
+		out[n] = true
+	}
+	return out, wrap("columns of "+table, rows.Err())
 }
 
 // retain drops, every RetentionEvery until Close, the partitions wholly
