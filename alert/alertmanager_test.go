@@ -132,7 +132,7 @@ func TestAlertmanagerRoundTrip(t *testing.T) {
 	cfg.Alerting.EvaluateEvery = time.Hour
 	cfg.Alerting.SLOs = cfg.Alerting.SLOs[:1] // checkout
 	cfg.Alerting.Rules = []config.BurnRule{{LongWindow: 10 * time.Minute, ShortWindow: time.Minute, BurnRate: 14.4, Severity: config.SeverityPage}}
-	cfg.Alerting.MinRequests = 10 // the 1-minute short window holds 10 requests
+	cfg.Alerting.MinRequests = 10                                             // the 1-minute short window holds 10 requests
 	st := memstore.New(traffic(base.Add(-20*time.Minute), base, every(5))...) // 20% system errors: burn 200
 	dir := t.TempDir()
 	clk := newClock(base)
