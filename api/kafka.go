@@ -10,29 +10,19 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/noctua-obs/noctua/ingest/kafkalag"
 	"github.com/noctua-obs/noctua/record"
 	"github.com/noctua-obs/noctua/store"
 )
 
-// Sample names of the Kafka lag collector (ingest/kafkalag).
-const (
-	kafkaLag        = "kafka_lag_offsets"
-	kafkaLagStatus  = "kafka_lag_status"
-	kafkaLagS       = "kafka_lag_seconds"
-	kafkaGroupLag   = "kafka_group_lag_offsets"
-	kafkaGroupLagS  = "kafka_group_lag_seconds"
-	kafkaGroupState = "kafka_group_status"
-	kafkaCoverage   = "kafka_group_coverage"
-	kafkaPartitions = "kafka_group_partitions"
-	kafkaConsume    = "kafka_group_consume_rate"
-	kafkaProduce    = "kafka_group_produce_rate"
-	kafkaTrend      = "kafka_group_lag_trend"
-	kafkaDrain      = "kafka_group_drain_seconds"
-)
-
-// statusNames are the statuses by their numeric sample value
-// (ingest/kafkalag.Status, least severe first).
-var statusNames = [...]string{"warming up", "OK", "WARN", "REWIND", "STALL", "STOP", "ERR"}
+// statusName names a stored kafkalag.Status value ("warming up" for one
+// out of range).
+func statusName(v float64) string {
+	if st := kafkalag.Status(v); st >= kafkalag.StatusWarming && st <= kafkalag.StatusErr {
+		return st.String()
+	}
+	return kafkalag.StatusWarming.String()
+}
 
 // Kafka status and trend words of the view.
 const (
@@ -142,42 +132,39 @@ func (a *API) Kafka(ctx context.Context, s Scope, v url.Values) (*KafkaView, err
 	by := []string{record.LabelCluster, record.LabelGroup, store.SampleDimDomain}
 	q := store.SampleQuery{From: rng.From, To: rng.To, Filter: f, Labels: labels, GroupBy: by}
 	figures := map[string]map[kafkaKey]store.Gauge{}
-	for _, name := range []string{kafkaGroupLag, kafkaCoverage, kafkaPartitions, kafkaGroupLagS, kafkaGroupState, kafkaConsume, kafkaProduce, kafkaTrend, kafkaDrain} {
+	for _, name := range []string{kafkalag.GroupLagOffsets, kafkalag.GroupCoverage, kafkalag.GroupPartitions, kafkalag.GroupLagSeconds, kafkalag.GroupStatus, kafkalag.GroupConsume, kafkalag.GroupProduce, kafkalag.GroupTrend, kafkalag.GroupDrain} {
 		if figures[name], err = a.kafkaLatest(ctx, q, name); err != nil {
 			return nil, err
 		}
 	}
 	view := &KafkaView{From: rng.From, To: rng.To, Scope: s, Groups: []KafkaRow{}}
 	now, stale := a.now(), a.kafkaStaleAfter()
-	for k, g := range figures[kafkaGroupState] {
-		row := KafkaRow{Cluster: k[0], Group: k[1], Domain: k[2], At: g.LastTS.UTC(), Status: statusNames[0]}
-		if x := int(g.Last); x >= 0 && x < len(statusNames) {
-			row.Status = statusNames[x]
-		}
+	for k, g := range figures[kafkalag.GroupStatus] {
+		row := KafkaRow{Cluster: k[0], Group: k[1], Domain: k[2], At: g.LastTS.UTC(), Status: statusName(g.Last)}
 		// Figures of an earlier poll than the status's are not this poll's.
 		current := func(name string) (store.Gauge, bool) {
 			x, ok := figures[name][k]
 			return x, ok && x.LastTS.Equal(g.LastTS)
 		}
-		lag, _ := current(kafkaGroupLag)
+		lag, _ := current(kafkalag.GroupLagOffsets)
 		row.LagOffsets, row.MaxLag = lag.Last, lag.Max
-		if x, ok := current(kafkaCoverage); ok {
+		if x, ok := current(kafkalag.GroupCoverage); ok {
 			row.Coverage = x.Last
 		}
-		if x, ok := current(kafkaPartitions); ok {
+		if x, ok := current(kafkalag.GroupPartitions); ok {
 			row.Partitions = x.Last
 		}
-		if x, ok := current(kafkaGroupLagS); ok {
+		if x, ok := current(kafkalag.GroupLagSeconds); ok {
 			row.LagSeconds = x.Last
 		}
-		row.ConsumeRate, row.ProduceRate = figures[kafkaConsume][k].Last, figures[kafkaProduce][k].Last
-		if x, ok := current(kafkaTrend); ok {
+		row.ConsumeRate, row.ProduceRate = figures[kafkalag.GroupConsume][k].Last, figures[kafkalag.GroupProduce][k].Last
+		if x, ok := current(kafkalag.GroupTrend); ok {
 			row.TrendPerSec, row.Trend = x.Last, trendWord(x.Last, row.LagOffsets)
 		}
-		if x, ok := current(kafkaDrain); ok {
+		if x, ok := current(kafkalag.GroupDrain); ok {
 			row.DrainSeconds = ptr(x.Last)
 		}
-		if row.Status != "ERR" && row.Partitions > 0 && row.Coverage == 0 || row.Partitions == 0 && row.Status == statusNames[0] {
+		if row.Status != "ERR" && row.Partitions > 0 && row.Coverage == 0 || row.Partitions == 0 && row.Status == kafkalag.StatusWarming.String() {
 			row.Status = kafkaUnknown
 		}
 		_, entry, _ := a.groupOwners.GroupEntry(row.Group)
@@ -230,7 +217,7 @@ func (a *API) kafkaSeries(ctx context.Context, q store.SampleQuery, step time.Du
 	for i := range rows {
 		idx[kafkaKey{rows[i].Cluster, rows[i].Group, rows[i].Domain}] = &rows[i]
 	}
-	for _, name := range []string{kafkaGroupLagS, kafkaGroupLag} {
+	for _, name := range []string{kafkalag.GroupLagSeconds, kafkalag.GroupLagOffsets} {
 		q.Name = name
 		series, err := a.samples.SampleRollup(ctx, q)
 		if err != nil {
@@ -251,7 +238,7 @@ func (a *API) kafkaSeries(ctx context.Context, q store.SampleQuery, step time.Du
 					i = len(row.Series)
 					row.Series = append(row.Series, KafkaPoint{T: p.TS.UTC()})
 				}
-				if name == kafkaGroupLagS {
+				if name == kafkalag.GroupLagSeconds {
 					row.Series[i].LagSeconds = p.Gauge.Max
 				} else {
 					row.Series[i].LagOffsets = p.Gauge.Max
@@ -325,7 +312,7 @@ func (a *API) kafkaPartitions(ctx context.Context, view *KafkaView, q store.Samp
 		part  int
 	}
 	latest := map[string]map[tp]float64{}
-	for _, name := range []string{kafkaLag, kafkaLagS, kafkaLagStatus} {
+	for _, name := range []string{kafkalag.LagOffsets, kafkalag.LagSeconds, kafkalag.LagStatus} {
 		q.Name = name
 		rows, err := a.samples.Samples(ctx, q)
 		if err != nil {
@@ -341,13 +328,13 @@ func (a *API) kafkaPartitions(ctx context.Context, view *KafkaView, q store.Samp
 		}
 	}
 	topics := map[string]*KafkaTopic{}
-	for k, lag := range latest[kafkaLag] {
-		st := statusNames[0]
-		if x, ok := latest[kafkaLagStatus][k]; ok && int(x) >= 0 && int(x) < len(statusNames) {
-			st = statusNames[int(x)]
+	for k, lag := range latest[kafkalag.LagOffsets] {
+		st := kafkalag.StatusWarming.String()
+		if x, ok := latest[kafkalag.LagStatus][k]; ok {
+			st = statusName(x)
 		}
 		view.Partitions = append(view.Partitions, KafkaPartition{Topic: k.topic, Partition: k.part, LagOffsets: lag,
-			LagSeconds: latest[kafkaLagS][k], Status: st})
+			LagSeconds: latest[kafkalag.LagSeconds][k], Status: st})
 		kt := topics[k.topic]
 		if kt == nil {
 			kt = &KafkaTopic{Topic: k.topic}
