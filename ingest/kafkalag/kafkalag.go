@@ -207,7 +207,7 @@ func (s *Source) judge(lags kadm.DescribedGroupLags, stable kadm.ListedOffsets, 
 			if firstErr == nil {
 				firstErr = fmt.Errorf("group %s: %w", g.Group, err)
 			}
-			p.add(GroupStatus, float64(StatusErr), g.Group)
+			p.add(GroupStatus, float64(StatusErr), p.labels)
 			return
 		}
 		p.group(g, stable)
@@ -275,27 +275,24 @@ type poller struct {
 	ts      int64
 	ss      []record.Sample
 	settled map[gap]bool
-	// domain and journey of the group being added ("" when no Owner).
+	// The group being added: its labels (cluster, group), domain and
+	// journey ("" when no Owner).
+	labels          []record.Label
 	domain, journey string
 }
 
-func (p *poller) add(name string, v float64, group string, extra ...record.Label) {
-	x := sample(p.ts, name, v, p.s.cluster.Name, group, extra...)
-	x.Domain, x.Journey = p.domain, p.journey
-	p.ss = append(p.ss, x)
-}
-
-// place sets the domain and journey of the group's samples to come.
+// place starts a group: the labels, domain and journey of its samples.
 func (p *poller) place(group string) {
+	p.labels = []record.Label{{Name: record.LabelCluster, Value: p.s.cluster.Name}, {Name: record.LabelGroup, Value: group}}
 	if p.s.Owner != nil {
 		p.domain, p.journey = p.s.Owner(group)
 	}
 }
 
-// addPart adds a partition's sample with its labels ls (cluster, group,
-// partition, topic: sorted), shared by the partition's samples: the
-// pipeline and stores never modify a sample's labels.
-func (p *poller) addPart(name string, v float64, ls []record.Label) {
+// add adds a gauge with labels ls, sorted by name: the group's, or a
+// partition's (cluster, group, partition, topic). Samples share their
+// labels: the pipeline and stores never modify them.
+func (p *poller) add(name string, v float64, ls []record.Label) {
 	p.ss = append(p.ss, record.Sample{TS: p.ts, Name: name, Value: v, Kind: record.KindGauge, Labels: ls, Domain: p.domain, Journey: p.journey})
 }
 
@@ -311,7 +308,7 @@ func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
 				{Name: record.LabelPartition, Value: strconv.Itoa(int(part))}, {Name: record.LabelTopic, Value: topic}}
 			if l.Err != nil {
 				worst = max(worst, StatusErr)
-				p.addPart(LagStatus, float64(StatusErr), pl)
+				p.add(LagStatus, float64(StatusErr), pl)
 				continue
 			}
 			if l.Commit.At < 0 || l.End.Offset < 0 {
@@ -324,9 +321,9 @@ func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
 			known++
 			lag := max(end-l.Commit.At, 0)
 			sum += lag
-			p.addPart(LagOffsets, float64(lag), pl)
-			p.addPart(CommittedOffset, float64(l.Commit.At), pl)
-			p.addPart(EndOffset, float64(end), pl)
+			p.add(LagOffsets, float64(lag), pl)
+			p.add(CommittedOffset, float64(l.Commit.At), pl)
+			p.add(EndOffset, float64(end), pl)
 			w := p.s.window(partKey{g.Group, topic, part})
 			if w == nil {
 				continue // past MaxPartitions: lag only
@@ -334,8 +331,8 @@ func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
 			w.Add(Point{TS: p.now, Commit: l.Commit.At, End: end, Orphan: l.IsEmpty()})
 			w.seen = p.s.polls
 			v := w.Evaluate()
-			p.addPart(LagSeconds, v.Lag.Seconds(), pl)
-			p.addPart(LagStatus, float64(v.Status), pl)
+			p.add(LagSeconds, v.Lag.Seconds(), pl)
+			p.add(LagStatus, float64(v.Status), pl)
 			maxLag = max(maxLag, v.Lag)
 			worst = max(worst, v.Status)
 			consume, produce, trend = consume+v.ConsumeRate, produce+v.ProduceRate, trend+v.Trend
@@ -345,19 +342,19 @@ func (p *poller) group(g kadm.DescribedGroupLag, stable kadm.ListedOffsets) {
 	if total > 0 {
 		coverage = float64(known) / float64(total)
 	}
-	p.add(GroupStatus, float64(worst), g.Group)
-	p.add(GroupLagOffsets, float64(sum), g.Group)
-	p.add(GroupCoverage, coverage, g.Group)
-	p.add(GroupPartitions, float64(total), g.Group)
+	p.add(GroupStatus, float64(worst), p.labels)
+	p.add(GroupLagOffsets, float64(sum), p.labels)
+	p.add(GroupCoverage, coverage, p.labels)
+	p.add(GroupPartitions, float64(total), p.labels)
 	if known == 0 {
 		return
 	}
-	p.add(GroupLagSeconds, maxLag.Seconds(), g.Group)
-	p.add(GroupConsume, consume, g.Group)
-	p.add(GroupProduce, produce, g.Group)
-	p.add(GroupTrend, trend, g.Group)
+	p.add(GroupLagSeconds, maxLag.Seconds(), p.labels)
+	p.add(GroupConsume, consume, p.labels)
+	p.add(GroupProduce, produce, p.labels)
+	p.add(GroupTrend, trend, p.labels)
 	if d, ok := drainTime(sum, consume, produce); ok {
-		p.add(GroupDrain, d.Seconds(), g.Group)
+		p.add(GroupDrain, d.Seconds(), p.labels)
 	}
 }
 
@@ -373,23 +370,6 @@ func drainTime(lag int64, consume, produce float64) (time.Duration, bool) {
 		return 0, false
 	}
 	return min(time.Duration(float64(lag)/net*float64(time.Second)), MaxTimeLag), true
-}
-
-// sample builds one gauge with the cluster and group labels (and extra),
-// sorted by name.
-func sample(ts int64, name string, v float64, cluster, group string, extra ...record.Label) record.Sample {
-	ls := []record.Label{{Name: record.LabelCluster, Value: cluster}, {Name: record.LabelGroup, Value: group}}
-	ls = append(ls, extra...)
-	sortLabels(ls)
-	return record.Sample{TS: ts, Name: name, Value: v, Kind: record.KindGauge, Labels: ls}
-}
-
-func sortLabels(ls []record.Label) {
-	for i := 1; i < len(ls); i++ {
-		for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
-			ls[j], ls[j-1] = ls[j-1], ls[j]
-		}
-	}
 }
 
 // Poll takes one reading now (as an attempt of the source does) and
