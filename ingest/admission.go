@@ -118,13 +118,42 @@ func (a *Admission) release(id string, n int64) {
 // token's name), else its client address. A header the server does not
 // check is never used, so a sender cannot take new identities at will.
 func identity(r *http.Request) string {
-	if id, ok := r.Context().Value(identityKey{}).(string); ok && id != "" {
+	addr := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	return senderOf(r.Context(), addr)
+}
+
+// senderOf is the ingest token's name in ctx, else addr.
+func senderOf(ctx context.Context, addr string) string {
+	if id, ok := ctx.Value(identityKey{}).(string); ok && id != "" {
 		return "token:" + id
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
+	return addr
+}
+
+// hold takes n bytes for sender id: from its rate, from the budget (its
+// fair share) and, for a large body, a slot of the heavy lane. It returns
+// the function that gives them back, or the refusal: ErrRateLimited with
+// the wait, ErrOverloaded, or ctx's error while waiting for the lane.
+func (a *Admission) hold(ctx context.Context, id string, n int64) (release func(), wait time.Duration, err error) {
+	ok, wait, cancel := a.rates.take(id, n, a.now())
+	if !ok {
+		return nil, wait, fmt.Errorf("%w: this sender is over server.ingest_rate_bytes", ErrRateLimited)
 	}
-	return r.RemoteAddr
+	if !a.acquire(id, n) {
+		cancel()
+		return nil, 0, fmt.Errorf("%w: too many request bytes in flight", ErrOverloaded)
+	}
+	if n < HeavyBytes {
+		return func() { a.release(id, n) }, 0, nil
+	}
+	if !a.enterHeavy(ctx) {
+		a.release(id, n)
+		return nil, 0, ctx.Err()
+	}
+	return func() { <-a.heavy; a.release(id, n) }, 0, nil
 }
 
 // Wrap admits the requests of next: 429 with Retry-After at once when the
@@ -133,23 +162,18 @@ func (a *Admission) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := identity(r)
 		if r.ContentLength > 0 {
-			ok, wait, cancel := a.rates.take(id, r.ContentLength, a.now())
-			if !ok {
+			release, wait, err := a.hold(r.Context(), id, r.ContentLength)
+			switch {
+			case errors.Is(err, ErrRateLimited):
 				a.limit(w, r, wait)
 				return
-			}
-			if !a.acquire(id, r.ContentLength) {
-				cancel()
+			case errors.Is(err, ErrOverloaded):
 				a.refuse(w, r)
 				return
+			case err != nil:
+				return // the client went away while waiting for the heavy lane
 			}
-			defer a.release(id, r.ContentLength)
-			if r.ContentLength >= HeavyBytes {
-				if !a.enterHeavy(r.Context()) {
-					return // the client went away while waiting
-				}
-				defer func() { <-a.heavy }()
-			}
+			defer release()
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -168,26 +192,14 @@ func (a *Admission) Wrap(next http.Handler) http.Handler {
 // function that gives the bytes back, or an error wrapping ErrRateLimited
 // or ErrOverloaded, counted under path.
 func (a *Admission) Admit(ctx context.Context, peer string, n int64, path string) (release func(), err error) {
-	id := peer
-	if name, ok := ctx.Value(identityKey{}).(string); ok && name != "" {
-		id = "token:" + name
-	}
-	if ok, _, _ := a.rates.take(id, n, a.now()); !ok {
+	release, _, err = a.hold(ctx, senderOf(ctx, peer), n)
+	switch {
+	case errors.Is(err, ErrRateLimited):
 		a.limited.WithLabelValues(path).Inc()
-		return nil, fmt.Errorf("%w: this sender is over server.ingest_rate_bytes", ErrRateLimited)
-	}
-	if !a.acquire(id, n) {
+	case errors.Is(err, ErrOverloaded):
 		a.refused.WithLabelValues(path).Inc()
-		return nil, fmt.Errorf("%w: too many request bytes in flight", ErrOverloaded)
 	}
-	if n < HeavyBytes {
-		return func() { a.release(id, n) }, nil
-	}
-	if !a.enterHeavy(ctx) {
-		a.release(id, n)
-		return nil, ctx.Err()
-	}
-	return func() { <-a.heavy; a.release(id, n) }, nil
+	return release, err
 }
 
 // enterHeavy waits for a slot of the heavy lane; the wait is bounded by
