@@ -96,44 +96,8 @@ func (p *Pipeline) Metrics() *Metrics { return p.metrics }
 
 // ConsumeRequests implements RequestConsumer.
 func (p *Pipeline) ConsumeRequests(ctx context.Context, source string, rs []record.Request) error {
-	if len(rs) == 0 {
-		return nil
-	}
-	select {
-	case p.slots <- struct{}{}:
-	default:
-		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(rs)))
-		return ErrOverloaded
-	}
-	defer func() { <-p.slots }()
-	for i := range rs {
-		rs[i].Source = source
-	}
-	p.norm.Requests(rs)
-	rs, refused := keepInScope(writeScope(ctx), rs, requestPlace)
-	if refused != nil {
-		p.metrics.Reject(source, ReasonOutOfScope, refused.N)
-		if len(rs) == 0 {
-			return refused
-		}
-	}
-	if err := p.app.AppendRequests(ctx, rs); err != nil {
-		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(rs)))
-		if errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed) {
-			return fmt.Errorf("%w: %w", ErrOverloaded, err)
-		}
-		return fmt.Errorf("ingest: store append: %w", err)
-	}
-	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(rs)))
-	return orNil(refused)
-}
-
-// orNil returns the refusal as an error, nil when there is none.
-func orNil(refused *OutOfScopeError) error {
-	if refused == nil {
-		return nil
-	}
-	return refused
+	return consume(ctx, p, source, rs, batch[record.Request]{what: "", normalise: p.norm.Requests, append: p.app.AppendRequests,
+		set: func(r *record.Request) (*string, string, string) { return &r.Source, r.Domain, r.Service }})
 }
 
 // ConsumeLogs implements LogConsumer. It shares the pipeline's admission
@@ -146,33 +110,8 @@ func (p *Pipeline) ConsumeLogs(ctx context.Context, source string, ls []record.L
 		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ls)))
 		return ErrNoLogStore
 	}
-	select {
-	case p.slots <- struct{}{}:
-	default:
-		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ls)))
-		return ErrOverloaded
-	}
-	defer func() { <-p.slots }()
-	for i := range ls {
-		ls[i].Source = source
-	}
-	p.norm.Logs(ls)
-	ls, refused := keepInScope(writeScope(ctx), ls, logPlace)
-	if refused != nil {
-		p.metrics.Reject(source, ReasonOutOfScope, refused.N)
-		if len(ls) == 0 {
-			return refused
-		}
-	}
-	if err := p.logs.AppendLogs(ctx, ls); err != nil {
-		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ls)))
-		if errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed) {
-			return fmt.Errorf("%w: %w", ErrOverloaded, err)
-		}
-		return fmt.Errorf("ingest: store append logs: %w", err)
-	}
-	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(ls)))
-	return orNil(refused)
+	return consume(ctx, p, source, ls, batch[record.Log]{what: " logs", normalise: p.norm.Logs, append: p.logs.AppendLogs,
+		set: func(l *record.Log) (*string, string, string) { return &l.Source, l.Domain, l.Service }})
 }
 
 // ConsumeSamples implements SampleConsumer. It shares the pipeline's
@@ -185,33 +124,57 @@ func (p *Pipeline) ConsumeSamples(ctx context.Context, source string, ss []recor
 		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ss)))
 		return ErrNoSampleStore
 	}
+	return consume(ctx, p, source, ss, batch[record.Sample]{what: " samples", normalise: p.norm.Samples, append: p.samples.AppendSamples,
+		set: func(s *record.Sample) (*string, string, string) { return &s.Source, s.Domain, s.Service }})
+}
+
+// batch is how the pipeline handles one record type: its normaliser, its
+// store's append, and a record's source field, domain and service (the
+// latter read after normalisation, for the write scope).
+type batch[T any] struct {
+	what      string // in the append error: "", " logs", " samples"
+	normalise func([]T)
+	append    func(context.Context, []T) error
+	set       func(*T) (source *string, domain, service string)
+}
+
+// consume is every record type's path: a slot of the pipeline, the source
+// stamped, normalisation, the token's write scope, the durable append.
+func consume[T any](ctx context.Context, p *Pipeline, source string, rows []T, b batch[T]) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	select {
 	case p.slots <- struct{}{}:
 	default:
-		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ss)))
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(rows)))
 		return ErrOverloaded
 	}
 	defer func() { <-p.slots }()
-	for i := range ss {
-		ss[i].Source = source
+	for i := range rows {
+		src, _, _ := b.set(&rows[i])
+		*src = source
 	}
-	p.norm.Samples(ss)
-	ss, refused := keepInScope(writeScope(ctx), ss, samplePlace)
+	b.normalise(rows)
+	rows, refused := keepInScope(writeScope(ctx), rows, func(r *T) (string, string) { _, d, s := b.set(r); return d, s })
 	if refused != nil {
 		p.metrics.Reject(source, ReasonOutOfScope, refused.N)
-		if len(ss) == 0 {
+		if len(rows) == 0 {
 			return refused
 		}
 	}
-	if err := p.samples.AppendSamples(ctx, ss); err != nil {
-		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(ss)))
+	if err := b.append(ctx, rows); err != nil {
+		p.metrics.Records.WithLabelValues(source, OutcomeDropped).Add(float64(len(rows)))
 		if errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed) {
 			return fmt.Errorf("%w: %w", ErrOverloaded, err)
 		}
-		return fmt.Errorf("ingest: store append samples: %w", err)
+		return fmt.Errorf("ingest: store append%s: %w", b.what, err)
 	}
-	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(ss)))
-	return orNil(refused)
+	p.metrics.Records.WithLabelValues(source, OutcomeAccepted).Add(float64(len(rows)))
+	if refused != nil {
+		return refused
+	}
+	return nil
 }
 
 // Accepted returns how many records of source were stored.

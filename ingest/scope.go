@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/noctua-obs/noctua/record"
 )
 
 // WriteScope limits what an ingest token may write: records of its
@@ -97,7 +95,3 @@ func keepInScope[T any](s WriteScope, rows []T, place func(*T) (domain, service 
 	}
 	return kept, refused
 }
-
-func requestPlace(r *record.Request) (string, string) { return r.Domain, r.Service }
-func logPlace(l *record.Log) (string, string)         { return l.Domain, l.Service }
-func samplePlace(s *record.Sample) (string, string)   { return s.Domain, s.Service }
